@@ -1,0 +1,1 @@
+"""The voice agent library: spec, tools, policy, record, evidence, decisions, stores, cli."""
