@@ -1,0 +1,60 @@
+"""What every handler shares: configuration read once, clients at module scope, the decision sinks.
+
+Missing configuration fails at import (cold start), not on the first caller's tool call.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from voice_agent.call_runtime import CallRuntime
+from voice_agent.decisions import CallbackSink, DecisionLine, DecisionLog
+from voice_agent.record_store import RecordStore
+from voice_agent.spec import load_spec
+
+logger = Logger()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "VoiceAgent"))
+
+
+class MissingConfiguration(RuntimeError):
+    pass
+
+
+class LambdaSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    calls_table: str
+    agent_spec_path: str
+
+
+def read_settings() -> LambdaSettings:
+    env = {"calls_table": "CALLS_TABLE", "agent_spec_path": "AGENT_SPEC_PATH"}
+    missing = [var for var in env.values() if not os.environ.get(var)]
+    if missing:
+        raise MissingConfiguration(f"missing environment variables: {', '.join(missing)}")
+    return LambdaSettings(**{key: os.environ[var] for key, var in env.items()})
+
+
+def _log_decision(line: DecisionLine) -> None:
+    logger.info(line.decision, extra=line.model_dump(exclude_none=True))
+
+
+def build_runtime(settings: LambdaSettings) -> CallRuntime:
+    store = RecordStore(boto3.resource("dynamodb").Table(settings.calls_table))
+    log = DecisionLog(CallbackSink(_log_decision), CallbackSink(store.append_decision))
+    return CallRuntime(spec=load_spec(settings.agent_spec_path), store=store, log=log)
+
+
+def validation_message(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "event"
+    return f"bad event: {where}: {first['msg']}"
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,34 @@
+"""Lambda: policy events from the bridge (call start, hang-up, escapes, closing, read-back)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import TypeAdapter, ValidationError
+
+from functions.common import build_runtime, dump, logger, metrics, read_settings, validation_message
+from voice_agent.end_call_gate import UnknownCall
+from voice_agent.invocation import PolicyEvent, PolicyReply
+from voice_agent.policy_service import PolicyService
+
+SERVICE = PolicyService(build_runtime(read_settings()))
+EVENTS: TypeAdapter[PolicyEvent] = TypeAdapter(PolicyEvent)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="call_id")
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        parsed = EVENTS.validate_python(event)
+    except ValidationError as err:
+        message = validation_message(err)
+        logger.warning(message)
+        return dump(PolicyReply(ok=False, error=message))
+    try:
+        reply = SERVICE.handle(parsed)
+    except UnknownCall as err:
+        return dump(PolicyReply(ok=False, error=f"unknown call {err}"))
+    if reply.verdict == "deny":
+        metrics.add_metric(name="GateDenials", unit=MetricUnit.Count, value=1)
+    return dump(reply)

@@ -1,0 +1,30 @@
+"""Lambda: every tool call from the bridge. Parse -> ToolExecutor -> reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
+
+from functions.common import build_runtime, dump, logger, metrics, read_settings, validation_message
+from voice_agent.invocation import ToolCall, ToolReply
+from voice_agent.tool_executor import ToolExecutor
+
+EXECUTOR = ToolExecutor(build_runtime(read_settings()))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="call_id")
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        call = ToolCall.model_validate(event)
+    except ValidationError as err:
+        message = validation_message(err)
+        logger.warning(message)
+        return dump(ToolReply(ok=False, output="The tool call was not understood; nothing was recorded.", error=message))
+    reply = EXECUTOR.execute(call)
+    metrics.add_metric(name="ToolCalls", unit=MetricUnit.Count, value=1)
+    if not reply.ok:
+        metrics.add_metric(name="ToolCallsRejected", unit=MetricUnit.Count, value=1)
+    return dump(reply)

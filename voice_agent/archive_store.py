@@ -1,0 +1,52 @@
+"""The audit archive in S3: transcripts, final records and decisions, partitioned by date.
+
+Layout (Athena reads it with partition projection):
+  transcripts/date=YYYY-MM-DD/<call_id>.jsonl   one turn a line
+  records/date=YYYY-MM-DD/<call_id>.json        the final record
+  decisions/date=YYYY-MM-DD/<call_id>.jsonl     one decision a line
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Literal
+
+from .decisions import DecisionLine
+from .record_store import Turn
+
+Kind = Literal["transcripts", "records", "decisions"]
+
+
+def archive_key(kind: Kind, call_id: str, started_ms: int) -> str:
+    day = dt.datetime.fromtimestamp(started_ms / 1000, tz=dt.UTC).date().isoformat()
+    ext = "json" if kind == "records" else "jsonl"
+    return f"{kind}/date={day}/{call_id}.{ext}"
+
+
+class ArchiveStore:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3, self._bucket = s3, bucket
+
+    def _put(self, key: str, body: str, content_type: str) -> str:
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body.encode(), ContentType=content_type)
+        return key
+
+    def put_transcript(self, call_id: str, started_ms: int, turns: list[Turn]) -> str:
+        body = "".join(json.dumps(t.model_dump(), ensure_ascii=False) + "\n" for t in turns)
+        return self._put(archive_key("transcripts", call_id, started_ms), body, "application/x-ndjson")
+
+    def put_record(self, call_id: str, started_ms: int, record: dict[str, Any]) -> str:
+        body = json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True)
+        return self._put(archive_key("records", call_id, started_ms), body, "application/json")
+
+    def put_decisions(self, call_id: str, started_ms: int, lines: list[DecisionLine]) -> str:
+        body = "".join(line.to_json() + "\n" for line in lines)
+        return self._put(archive_key("decisions", call_id, started_ms), body, "application/x-ndjson")
+
+    def get_text(self, key: str) -> str:
+        return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read().decode()
+
+    def get_transcript(self, call_id: str, started_ms: int) -> list[Turn]:
+        text = self.get_text(archive_key("transcripts", call_id, started_ms))
+        return [Turn.model_validate_json(line) for line in text.splitlines() if line.strip()]

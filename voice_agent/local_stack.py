@@ -1,0 +1,94 @@
+"""The embedded AWS stand-in: moto in server mode on loopback, provisioned like the real stack.
+
+The product talks to it through boto3 exactly as it talks to AWS; only the endpoint differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from .record_store import TABLE_DEFINITION
+
+LOCAL_REGION = "us-east-1"
+LOCAL_TABLE = "voice-agent-calls"
+LOCAL_BUCKET = "voice-agent-archive"
+LOCAL_BUS = "voice-agent"
+
+
+@dataclass
+class LocalStack:
+    endpoint_url: str
+    session: boto3.Session
+    server: Any = None
+
+    @property
+    def table(self) -> Any:
+        return self.session.resource("dynamodb", endpoint_url=self.endpoint_url).Table(LOCAL_TABLE)
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint_url)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+def _session() -> boto3.Session:
+    # Dummy credentials: moto accepts any, and real ones must never be sent to a local endpoint.
+    return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=LOCAL_REGION)
+
+
+def provision(stack: LocalStack) -> None:
+    """Create the table, bucket and bus the product expects (idempotent)."""
+    ddb = stack.client("dynamodb")
+    if LOCAL_TABLE not in ddb.list_tables()["TableNames"]:
+        ddb.create_table(TableName=LOCAL_TABLE, **TABLE_DEFINITION)
+    s3 = stack.client("s3")
+    if LOCAL_BUCKET not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+        s3.create_bucket(Bucket=LOCAL_BUCKET)
+    events = stack.client("events")
+    if LOCAL_BUS not in [b["Name"] for b in events.list_event_buses().get("EventBuses", [])]:
+        events.create_event_bus(Name=LOCAL_BUS)
+
+
+def start_local_stack(host: str = "127.0.0.1", port: int = 0) -> LocalStack:
+    """Start moto's server on loopback (an ephemeral port unless told) and provision it."""
+    from moto.server import ThreadedMotoServer  # dev/local dependency only; never imported in AWS
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    stack = LocalStack(f"http://{bound_host}:{bound_port}", _session(), server)
+    provision(stack)
+    return stack
+
+
+def attach_local_stack(endpoint_url: str) -> LocalStack:
+    """Use a local stack another process started (e.g. `voice-agent serve --local`)."""
+    stack = LocalStack(endpoint_url, _session())
+    provision(stack)
+    return stack
+
+
+def local_environment(stack: LocalStack) -> dict[str, str]:
+    """Environment for a process (or a handler module) that should use this stack."""
+    return {
+        "AWS_ENDPOINT_URL": stack.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": LOCAL_REGION,
+        "CALLS_TABLE": LOCAL_TABLE,
+        "ARCHIVE_BUCKET": LOCAL_BUCKET,
+        "EVENT_BUS_NAME": LOCAL_BUS,
+    }
+
+
+def apply_local_environment(stack: LocalStack) -> None:
+    os.environ.update(local_environment(stack))

@@ -1,0 +1,256 @@
+"""The per-call record in DynamoDB: metadata and gate state, fields, transcript turns, decisions.
+
+One table, partition `call_id`, sort key `sk`:
+  META              status, gate state and version, language, category, provider, liveness
+  FIELD#<name>      value or refusal, source live|backfill, quote, turn, time
+  TURN#<seq:06d>    one transcript turn, written as it happens
+  DECISION#<ts>#<n> one decision line, so a call's decisions can be collected for S3
+Conditional writes make the few races safe: the gate's CLOSING transition and backfill-only writes.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from .decisions import DecisionLine
+
+GateState = Literal["ACTIVE", "CLOSING", "ENDED"]
+LIVE_INDEX = "live-calls"
+TTL_DAYS = 90
+
+# The table's shape, shared by local provisioning and documented for the CDK stack.
+TABLE_DEFINITION: dict[str, Any] = {
+    "KeySchema": [{"AttributeName": "call_id", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    "AttributeDefinitions": [
+        {"AttributeName": "call_id", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+        {"AttributeName": "live", "AttributeType": "S"},
+        {"AttributeName": "heartbeat_ms", "AttributeType": "N"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": LIVE_INDEX,
+            "KeySchema": [
+                {"AttributeName": "live", "KeyType": "HASH"},
+                {"AttributeName": "heartbeat_ms", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CallMeta(_Item):
+    call_id: str
+    agent: str
+    started_ms: int
+    status: GateState = "ACTIVE"
+    gate_version: int = 0
+    closings: int = 0
+    language: str | None = None
+    category: str | None = None
+    provider: str | None = None
+    heartbeat_ms: int | None = None
+    idle_prompts_played: int = 0
+    caller_silent_ms: int = 0
+    ended_by: str | None = None
+    ended_reason: str | None = None
+    ended_ms: int | None = None
+
+
+class FieldValue(_Item):
+    name: str
+    status: Literal["value", "declined"]
+    value: str | None = None
+    quote: str | None = None
+    source: Literal["live", "backfill"] = "live"
+    turn_seq: int | None = None
+    recorded_ms: int
+    corrections: int = 0
+    readback_attempts: int = 0
+    readback_verdict: str | None = None
+
+
+class Turn(_Item):
+    call_id: str
+    seq: int
+    t_ms: int
+    speaker: Literal["caller", "agent", "system"]
+    text: str
+    item_id: str | None = None
+    interrupted: bool = False
+    heard_ms: int | None = None
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the models want ints."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _conditional_failed(err: ClientError) -> bool:
+    return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _expires_at(now_ms: int) -> int:
+    return now_ms // 1000 + TTL_DAYS * 86400
+
+
+class RecordStore:
+    """All reads and writes of the calls table. `table` is a boto3 DynamoDB Table resource."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    # --- call metadata and gate -------------------------------------------------------
+    def create_call(self, call_id: str, agent: str, started_ms: int, language: str) -> CallMeta:
+        meta = CallMeta(call_id=call_id, agent=agent, started_ms=started_ms, language=language, heartbeat_ms=started_ms)
+        item = meta.model_dump(exclude_none=True) | {
+            "sk": "META",
+            "live": "1",
+            "expires_at": _expires_at(started_ms),
+        }
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(call_id)")
+        except ClientError as err:
+            if not _conditional_failed(err):
+                raise
+            existing = self.get_call(call_id)
+            assert existing is not None
+            return existing  # a retried start is idempotent
+        return meta
+
+    def get_call(self, call_id: str) -> CallMeta | None:
+        item = self._table.get_item(Key={"call_id": call_id, "sk": "META"}, ConsistentRead=True).get("Item")
+        return CallMeta.model_validate(_plain(item)) if item else None
+
+    def transition_gate(self, call_id: str, expected_version: int, to_state: GateState, **attrs: Any) -> bool:
+        """Move the gate if nobody moved it since `expected_version` was read. False if someone did."""
+        names = {"#s": "status", "#v": "gate_version"}
+        values: dict[str, Any] = {":to": to_state, ":v": expected_version, ":one": 1}
+        sets = ["#s = :to", "#v = #v + :one"]
+        for i, (key, val) in enumerate(attrs.items()):
+            names[f"#a{i}"] = key
+            values[f":a{i}"] = val
+            sets.append(f"#a{i} = :a{i}")
+        update = "SET " + ", ".join(sets)
+        if to_state == "ENDED":
+            update += " REMOVE #live"  # leaves the live-calls index: the reaper stops looking
+            names["#live"] = "live"
+        try:
+            self._table.update_item(
+                Key={"call_id": call_id, "sk": "META"},
+                UpdateExpression=update,
+                ConditionExpression="#v = :v",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as err:
+            if _conditional_failed(err):
+                return False
+            raise
+        return True
+
+    def set_meta(self, call_id: str, **attrs: Any) -> None:
+        names = {f"#a{i}": k for i, k in enumerate(attrs)}
+        values = {f":a{i}": v for i, v in enumerate(attrs.values())}
+        self._table.update_item(
+            Key={"call_id": call_id, "sk": "META"},
+            UpdateExpression="SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(attrs))),
+            ConditionExpression="attribute_exists(call_id)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def heartbeat(self, call_id: str, now_ms: int | None = None) -> None:
+        self.set_meta(call_id, heartbeat_ms=now_ms if now_ms is not None else int(time.time() * 1000))
+
+    def stale_live_calls(self, older_than_ms: int) -> list[CallMeta]:
+        """Calls still marked live whose last heartbeat is older than `older_than_ms`."""
+        out: list[CallMeta] = []
+        kwargs: dict[str, Any] = {
+            "IndexName": LIVE_INDEX,
+            "KeyConditionExpression": "#l = :one AND heartbeat_ms < :t",
+            "ExpressionAttributeNames": {"#l": "live"},
+            "ExpressionAttributeValues": {":one": "1", ":t": older_than_ms},
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            out += [CallMeta.model_validate(_plain(i)) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- fields ---------------------------------------------------------------------
+    def put_field(self, call_id: str, field: FieldValue, *, only_if_empty: bool = False) -> bool:
+        """Write a field. With only_if_empty (backfill), never replaces an existing value."""
+        item = {"call_id": call_id, "sk": f"FIELD#{field.name}"} | field.model_dump(exclude_none=True)
+        try:
+            self._table.put_item(
+                Item=item,
+                **({"ConditionExpression": "attribute_not_exists(sk)"} if only_if_empty else {}),
+            )
+        except ClientError as err:
+            if only_if_empty and _conditional_failed(err):
+                return False
+            raise
+        return True
+
+    def get_fields(self, call_id: str) -> dict[str, FieldValue]:
+        items = self._query_prefix(call_id, "FIELD#")
+        return {i["name"]: FieldValue.model_validate(_plain(i)) for i in items}
+
+    def count_readback(self, call_id: str, field: str, verdict: str) -> int:
+        """Atomically count a read-back attempt on a stored field; returns the attempt number."""
+        res = self._table.update_item(
+            Key={"call_id": call_id, "sk": f"FIELD#{field}"},
+            UpdateExpression="ADD readback_attempts :one SET readback_verdict = :v",
+            ConditionExpression="attribute_exists(sk)",
+            ExpressionAttributeValues={":one": 1, ":v": verdict},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(res["Attributes"]["readback_attempts"])
+
+    # --- transcript turns and decisions ---------------------------------------------
+    def append_turn(self, turn: Turn) -> None:
+        item = turn.model_dump(exclude_none=True) | {"sk": f"TURN#{turn.seq:06d}"}
+        self._table.put_item(Item=item)
+
+    def turns(self, call_id: str) -> list[Turn]:
+        return [Turn.model_validate(_plain(i)) for i in self._query_prefix(call_id, "TURN#")]
+
+    def append_decision(self, line: DecisionLine) -> None:
+        sk = f"DECISION#{int(line.ts * 1000):013d}#{time.monotonic_ns() % 10**9:09d}"
+        self._table.put_item(Item={"call_id": line.call_id, "sk": sk, "line": line.to_json()})
+
+    def decisions(self, call_id: str) -> list[DecisionLine]:
+        return [DecisionLine.model_validate_json(i["line"]) for i in self._query_prefix(call_id, "DECISION#")]
+
+    def _query_prefix(self, call_id: str, prefix: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "call_id = :c AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":c": call_id, ":p": prefix},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

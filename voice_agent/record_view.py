@@ -1,0 +1,65 @@
+"""The office-facing record of one call, assembled from the store (for S3, the CLI and auditors)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from .end_call_gate import missing_required
+from .record_store import CallMeta, FieldValue
+from .spec import AgentSpec
+
+
+class RecordedField(BaseModel):
+    status: Literal["value", "declined", "missing"]
+    value: str | None = None
+    source: Literal["live", "backfill"] | None = None
+    quote: str | None = None
+    turn_seq: int | None = None
+    corrections: int = 0
+
+
+class CallRecord(BaseModel):
+    call_id: str
+    agent: str
+    started_ms: int
+    status: str
+    ended_by: str | None
+    ended_reason: str | None
+    language: str | None
+    category: str | None
+    provider: str | None
+    fields: dict[str, RecordedField]
+    missing_required: list[str]
+
+
+def build_record(spec: AgentSpec, meta: CallMeta, fields: dict[str, FieldValue]) -> CallRecord:
+    out: dict[str, RecordedField] = {}
+    for f in spec.fields:
+        v = fields.get(f.name)
+        out[f.name] = (
+            RecordedField(status="missing")
+            if v is None
+            else RecordedField(
+                status=v.status,
+                value=v.value,
+                source=v.source,
+                quote=v.quote,
+                turn_seq=v.turn_seq,
+                corrections=v.corrections,
+            )
+        )
+    return CallRecord(
+        call_id=meta.call_id,
+        agent=meta.agent,
+        started_ms=meta.started_ms,
+        status=meta.status,
+        ended_by=meta.ended_by,
+        ended_reason=meta.ended_reason,
+        language=meta.language,
+        category=meta.category,
+        provider=meta.provider,
+        fields=out,
+        missing_required=[f.name for f in missing_required(spec, fields)],
+    )
