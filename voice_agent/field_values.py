@@ -94,6 +94,8 @@ def _date(raw: object) -> Valid | Invalid:
         day = dt.date.fromisoformat(raw.strip())
     except ValueError:
         return Invalid("expected a real calendar date as YYYY-MM-DD")
+    if day.isoformat() != raw.strip():
+        return Invalid("expected a date as YYYY-MM-DD")
     if not 1900 <= day.year <= 2100:
         return Invalid("expected a year between 1900 and 2100")
     return Valid(day.isoformat())

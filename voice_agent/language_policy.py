@@ -25,16 +25,16 @@ def _base(code: str) -> str:
     return code.split("-")[0].lower()
 
 
-def decide_language(spec: AgentSpec, reported: str) -> LanguageDecision:
+def decide_language(spec: AgentSpec, reported: str, step: str = "") -> LanguageDecision:
     supported = {_base(c): c for c in spec.languages.supported}
     code = supported.get(_base(reported))
     if code is not None:
-        return LanguageDecision(True, code, steering.language_supported(code), SwitchLanguage(language=code))
+        return LanguageDecision(True, code, steering.language_supported(code, step), SwitchLanguage(language=code))
     default = spec.languages.default
     line = spec.languages.fallback
     return LanguageDecision(
         False,
         default,
-        steering.language_fallback(reported, default, line is not None),
+        steering.language_fallback(reported, default, line is not None, step),
         LanguageFallback(language=default, text=line),
     )

@@ -107,16 +107,13 @@ def provider_none(providers: list[str]) -> str:
     return f"No provider matches that name. The providers are: {listed}. Ask the caller which one, or continue."
 
 
-def language_supported(language: str) -> str:
-    return f"Continue in language '{language}'."
+def language_supported(language: str, step: str) -> str:
+    return f"Continue in language '{language}'. {step}"
 
 
-def language_fallback(language: str, default: str, has_line: bool) -> str:
+def language_fallback(language: str, default: str, has_line: bool, step: str) -> str:
     said = "A fallback line is being played for you. " if has_line else ""
-    return (
-        f"Language '{language}' is not supported. {said}Continue in '{default}'; "
-        "do not switch languages again unless the caller does."
-    )
+    return f"Language '{language}' is not supported. {said}Continue in '{default}'. {step}"
 
 
 def end_call_allowed() -> str:

@@ -41,7 +41,10 @@ class Step:
 SCRIPT: tuple[Step, ...] = (
     Step(
         caller="Hi, I'd like to book an appointment with doctor Nguyen.",
-        tools=(("categorize_call", {"category": "appointment"}), ("resolve_provider", {"spoken_name": "doctor Nguyen"})),
+        tools=(
+            ("categorize_call", {"category": "appointment"}),
+            ("resolve_provider", {"spoken_name": "doctor Nguyen"}),
+        ),
     ),
     Step(agent="Sure, I can help with that.", tools=(("end_call", {"reason": "I have everything"}),)),
     Step(caller="My name is Maria Lopez.", tools=(("record_caller_name", {"value": "Maria Lopez"}),)),
@@ -52,11 +55,15 @@ SCRIPT: tuple[Step, ...] = (
         caller="Six one seven, five five five, zero one four two.",
         tools=(("record_callback_number", {"value": "617 555 0142"}),),
     ),
-    Step(caller="Yes, that's right. I need a follow-up for my blood pressure.",
-         tools=(("record_reason", {"value": "Follow-up visit for blood pressure"}),)),  # fmt: skip
+    Step(
+        caller="Yes, that's right. I need a follow-up for my blood pressure.",
+        tools=(("record_reason", {"value": "Follow-up visit for blood pressure"}),),
+    ),
     Step(
         caller="I'd rather not give my insurance number.",
-        tools=(("decline_field", {"field": "insurance_member_id", "quote": "I'd rather not give my insurance number."}),),
+        tools=(
+            ("decline_field", {"field": "insurance_member_id", "quote": "I'd rather not give my insurance number."}),
+        ),
     ),
     Step(caller="No, that's everything.", tools=(("end_call", {"reason": "done"}),)),
     Step(agent="Goodbye, have a great day!", tools=(("end_call", {"reason": "say goodbye again"}),)),

@@ -99,7 +99,7 @@ class ToolExecutor:
         elif call.name == names.RESOLVE_PROVIDER and spec.providers:
             return self._provider(call, meta, ProviderArgs.model_validate(raw).spoken_name)
         elif call.name == names.SET_LANGUAGE:
-            return self._language(call, LanguageArgs.model_validate(raw).language)
+            return self._language(call, meta, LanguageArgs.model_validate(raw).language)
         self.rt.log.record(call.call_id, "tool_validation", "reject", "unknown tool", tool=call.name)
         return _reply(steering.unknown_tool(call.name), False)
 
@@ -199,9 +199,9 @@ class ToolExecutor:
         rt.log.record(call.call_id, "provider", "reject", "no provider matches", tool=call.name)
         return _reply(steering.provider_none(rt.spec.providers), False)
 
-    def _language(self, call: ToolCall, reported: str) -> ToolReply:
+    def _language(self, call: ToolCall, meta: CallMeta, reported: str) -> ToolReply:
         rt = self.rt
-        decision = decide_language(rt.spec, reported)
+        decision = decide_language(rt.spec, reported, self._next_step(call.call_id, meta))
         rt.store.set_meta(call.call_id, language=decision.language)
         verdict = "accept" if decision.supported else "reject"
         reason = "supported" if decision.supported else f"unsupported; fallback to {decision.language}"

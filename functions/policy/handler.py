@@ -29,6 +29,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         reply = SERVICE.handle(parsed)
     except UnknownCall as err:
         return dump(PolicyReply(ok=False, error=f"unknown call {err}"))
+    metrics.add_metric(name="PolicyEvents", unit=MetricUnit.Count, value=1)
     if reply.verdict == "deny":
         metrics.add_metric(name="GateDenials", unit=MetricUnit.Count, value=1)
     return dump(reply)

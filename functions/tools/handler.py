@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from functions.common import build_runtime, dump, logger, metrics, read_settings, validation_message
 from voice_agent.invocation import ToolCall, ToolReply
+from voice_agent.tool_catalog import END_CALL
 from voice_agent.tool_executor import ToolExecutor
 
 EXECUTOR = ToolExecutor(build_runtime(read_settings()))
@@ -22,9 +23,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except ValidationError as err:
         message = validation_message(err)
         logger.warning(message)
-        return dump(ToolReply(ok=False, output="The tool call was not understood; nothing was recorded.", error=message))
+        return dump(
+            ToolReply(ok=False, output="The tool call was not understood; nothing was recorded.", error=message)
+        )
     reply = EXECUTOR.execute(call)
     metrics.add_metric(name="ToolCalls", unit=MetricUnit.Count, value=1)
     if not reply.ok:
         metrics.add_metric(name="ToolCallsRejected", unit=MetricUnit.Count, value=1)
+        if call.name == END_CALL:
+            metrics.add_metric(name="GateDenials", unit=MetricUnit.Count, value=1)
     return dump(reply)

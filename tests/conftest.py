@@ -1,0 +1,67 @@
+"""Shared fixtures: the example spec and a moto server on loopback, provisioned like production."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from voice_agent.call_runtime import CallRuntime
+from voice_agent.decisions import DecisionLog, ListSink
+from voice_agent.local_stack import LocalStack, start_local_stack
+from voice_agent.record_store import RecordStore
+from voice_agent.spec import AgentSpec, load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_SPEC = ROOT / "agents" / "riverside_clinic.yaml"
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def spec() -> AgentSpec:
+    return load_spec(EXAMPLE_SPEC)
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    stack = start_local_stack()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def store(local_stack: LocalStack) -> RecordStore:
+    return RecordStore(local_stack.table)
+
+
+class FakeClock:
+    def __init__(self, start_ms: int = 1_780_000_000_000) -> None:
+        self.now = start_ms
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def decisions() -> ListSink:
+    return ListSink()
+
+
+@pytest.fixture
+def runtime(spec: AgentSpec, store: RecordStore, decisions: ListSink, clock: FakeClock) -> CallRuntime:
+    return CallRuntime(spec=spec, store=store, log=DecisionLog(decisions), clock_ms=clock)
+
+
+@pytest.fixture
+def call_id(runtime: CallRuntime, clock: FakeClock) -> str:
+    """A fresh, started call in the store."""
+    cid = f"test-call-{next(_ids)}-{clock.now}"
+    runtime.store.create_call(cid, runtime.spec.name, clock.now, runtime.spec.languages.default)
+    return cid
