@@ -6,16 +6,19 @@ Missing configuration fails at import (cold start), not on the first caller's to
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from pydantic import BaseModel, ConfigDict, ValidationError
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from voice_agent.call_runtime import CallRuntime
 from voice_agent.decisions import CallbackSink, DecisionLine, DecisionLog
 from voice_agent.record_store import RecordStore
 from voice_agent.spec import load_spec
+
+T = TypeVar("T")
 
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "VoiceAgent"))
@@ -54,6 +57,17 @@ def validation_message(err: ValidationError) -> str:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "event"
     return f"bad event: {where}: {first['msg']}"
+
+
+def parse_event(adapter: TypeAdapter[T], event: object) -> T | str:
+    """The parsed event, or the one-line reason it is not one (logged and counted)."""
+    try:
+        return adapter.validate_python(event)
+    except ValidationError as err:
+        message = validation_message(err)
+        logger.warning(message)
+        metrics.add_metric(name="BadEvents", unit=MetricUnit.Count, value=1)
+        return message
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

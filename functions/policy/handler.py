@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
-from functions.common import build_runtime, dump, logger, metrics, read_settings, validation_message
+from functions.common import build_runtime, dump, logger, metrics, parse_event, read_settings
 from voice_agent.end_call_gate import UnknownCall
 from voice_agent.invocation import PolicyEvent, PolicyReply
 from voice_agent.policy_service import PolicyService
@@ -19,15 +19,13 @@ EVENTS: TypeAdapter[PolicyEvent] = TypeAdapter(PolicyEvent)
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="call_id")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    try:
-        parsed = EVENTS.validate_python(event)
-    except ValidationError as err:
-        message = validation_message(err)
-        logger.warning(message)
-        return dump(PolicyReply(ok=False, error=message))
+    parsed = parse_event(EVENTS, event)
+    if isinstance(parsed, str):
+        return dump(PolicyReply(ok=False, error=parsed))
     try:
         reply = SERVICE.handle(parsed)
     except UnknownCall as err:
+        metrics.add_metric(name="UnknownCalls", unit=MetricUnit.Count, value=1)
         return dump(PolicyReply(ok=False, error=f"unknown call {err}"))
     metrics.add_metric(name="PolicyEvents", unit=MetricUnit.Count, value=1)
     if reply.verdict == "deny":

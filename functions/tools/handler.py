@@ -5,27 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import ValidationError
+from pydantic import TypeAdapter
 
-from functions.common import build_runtime, dump, logger, metrics, read_settings, validation_message
+from functions.common import build_runtime, dump, logger, metrics, parse_event, read_settings
 from voice_agent.invocation import ToolCall, ToolReply
 from voice_agent.tool_catalog import END_CALL
 from voice_agent.tool_executor import ToolExecutor
 
 EXECUTOR = ToolExecutor(build_runtime(read_settings()))
+EVENTS = TypeAdapter(ToolCall)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="call_id")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    try:
-        call = ToolCall.model_validate(event)
-    except ValidationError as err:
-        message = validation_message(err)
-        logger.warning(message)
-        return dump(
-            ToolReply(ok=False, output="The tool call was not understood; nothing was recorded.", error=message)
-        )
+    call = parse_event(EVENTS, event)
+    if isinstance(call, str):
+        return dump(ToolReply(ok=False, output="The tool call was not understood; nothing was recorded.", error=call))
     reply = EXECUTOR.execute(call)
     metrics.add_metric(name="ToolCalls", unit=MetricUnit.Count, value=1)
     if not reply.ok:
