@@ -1,0 +1,68 @@
+"""A strict scripted RealtimeClient for tests: it fails on an outbound event the script
+does not expect and, at the end, on scripted steps never used."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
+
+from realtime_bridge.realtime.events import decode_server_event, encode_client_event
+
+
+@dataclass(frozen=True)
+class Step:
+    expect: str  # the client event type the bridge must send next
+    reply: tuple[dict[str, Any], ...] = ()  # server events (wire dicts) the fake answers with
+
+
+@dataclass
+class ScriptedRealtimeClient:
+    steps: list[Step]
+    on_connect: tuple[dict[str, Any], ...] = ()
+    ignore: frozenset[str] = frozenset({"input_audio_buffer.append"})
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    _queue: asyncio.Queue[RealtimeServerEvent | None] = field(default_factory=asyncio.Queue)
+    _close_code: int | None = None
+
+    @property
+    def close_code(self) -> int | None:
+        return self._close_code
+
+    async def connect(self, model: str) -> None:
+        self._enqueue(self.on_connect)
+
+    async def send(self, event: RealtimeClientEvent | dict[str, Any]) -> None:
+        data = json.loads(encode_client_event(event))  # same validation as production
+        self.sent.append(data)
+        if data["type"] in self.ignore:
+            return
+        if not self.steps:
+            raise AssertionError(f"unexpected outbound {data['type']}: the script is finished")
+        if self.steps[0].expect != data["type"]:
+            raise AssertionError(f"unexpected outbound {data['type']}, the script expects {self.steps[0].expect}")
+        self._enqueue(self.steps.pop(0).reply)
+
+    async def events(self) -> AsyncIterator[RealtimeServerEvent]:
+        while (event := await self._queue.get()) is not None:
+            yield event
+
+    async def close(self) -> None:
+        self.drop(1000)
+
+    def drop(self, code: int) -> None:
+        """End the event stream as a closed socket would."""
+        self._close_code = code
+        self._queue.put_nowait(None)
+
+    def assert_done(self) -> None:
+        if self.steps:
+            raise AssertionError(f"scripted steps never used: {[s.expect for s in self.steps]}")
+
+    def _enqueue(self, events: Iterable[dict[str, Any]]) -> None:
+        for event in events:
+            self._queue.put_nowait(decode_server_event(json.dumps(event)))
