@@ -65,7 +65,7 @@ def test_knobs_fabricate_quote_quote_agent_turn_and_wrong_value() -> None:
     assert fields["caller_name"]["quote"] == "Could you tell me more?"
     assert fields["caller_name"]["seq"] % 2 == 0  # an agent line
     wrong = fields["callback_number"]["value"]
-    assert wrong != "5553489901" and len(wrong) == 10 and wrong.isdigit()
+    assert wrong != "6175550189" and len(wrong) == 10 and wrong.isdigit()
 
 
 def test_a_request_without_json_schema_output_is_refused() -> None:
