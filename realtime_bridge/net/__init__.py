@@ -1,0 +1,1 @@
+"""Process plumbing: public IP discovery on Fargate and the HTTP health endpoint."""

@@ -1,0 +1,160 @@
+"""One call's RTP: an asyncio datagram endpoint around the pure packet, DTMF and sender cores.
+
+Outbound packets always go to the SDP ``c=``/``m=`` address (``remote``), never to the source
+of inbound packets. Inbound PCMU frames and DTMF digits come out of ``inbound()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import cast
+
+from realtime_bridge.rtp.dtmf import DtmfDigit, DtmfReceiver
+from realtime_bridge.rtp.packet import RtpParseError, parse_rtp
+from realtime_bridge.rtp.playout import PlayoutBuffer
+from realtime_bridge.rtp.sender import RtpSender
+
+log = logging.getLogger(__name__)
+PCMU = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    payload: bytes  # PCMU, normally 160 bytes (20 ms)
+    sequence: int
+    timestamp: int
+
+
+InboundEvent = AudioFrame | DtmfDigit
+
+
+class RtpSession(asyncio.DatagramProtocol):
+    def __init__(self, remote: tuple[str, int], *, telephone_event_pt: int | None, queue_frames: int) -> None:
+        self.remote = remote
+        self.telephone_event_pt = telephone_event_pt
+        self.playout = PlayoutBuffer()
+        self.sender = RtpSender(
+            self.playout,
+            ssrc=secrets.randbits(32),
+            sequence=secrets.randbits(16),
+            timestamp=secrets.randbits(32),
+        )
+        self._dtmf = DtmfReceiver()
+        self._queue: asyncio.Queue[InboundEvent | None] = asyncio.Queue(queue_frames)
+        self._transport: asyncio.DatagramTransport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
+        self.packets_in = 0
+        self.malformed_in = 0
+        self.dropped_in = 0
+        self.local_port = 0
+
+    @classmethod
+    async def open(
+        cls,
+        sock: socket.socket,
+        remote: tuple[str, int],
+        *,
+        telephone_event_pt: int | None = 101,
+        queue_frames: int = 250,
+    ) -> RtpSession:
+        """Start on an already bound socket (from ``RtpPortPool``); sending begins at once."""
+        loop = asyncio.get_running_loop()
+        _, session = await loop.create_datagram_endpoint(
+            lambda: cls(remote, telephone_event_pt=telephone_event_pt, queue_frames=queue_frames), sock=sock
+        )
+        session.local_port = sock.getsockname()[1]
+        session.sender.start(loop.time())
+        session._schedule()
+        return session
+
+    # ---- outbound ----------------------------------------------------------------------------
+    def send_audio(self, item_id: str, ulaw: bytes) -> None:
+        """Queue mu-law audio for ``item_id``; an idle stream starts its talkspurt immediately."""
+        self.playout.push(item_id, ulaw)
+        if self._transport is not None and self.sender.should_start_talkspurt():
+            if self._timer is not None:
+                self._timer.cancel()
+            self._send(self.sender.frame(_now(), talkspurt_now=True))
+            self._schedule()
+
+    def clear(self) -> dict[str, int]:
+        """Barge-in: drop queued audio; {item_id: ms actually sent} for each item cut short."""
+        return self.playout.clear()
+
+    def played_ms(self, item_id: str) -> int:
+        return self.playout.played_ms(item_id)
+
+    def set_remote(self, remote: tuple[str, int]) -> None:
+        self.remote = remote
+
+    def _schedule(self) -> None:
+        due = self.sender.due()
+        if not self._closed and due is not None:
+            self._timer = asyncio.get_running_loop().call_at(due, self._tick)
+
+    def _tick(self) -> None:
+        self._send(self.sender.frame(_now()))
+        self._schedule()
+
+    def _send(self, packet: memoryview) -> None:
+        if self._transport is not None and not self._closed:
+            self._transport.sendto(packet, self.remote)
+
+    # ---- inbound -----------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            packet = parse_rtp(data)
+            if packet.payload_type == PCMU:
+                self._put(AudioFrame(packet.payload, packet.sequence, packet.timestamp))
+            elif packet.payload_type == self.telephone_event_pt:
+                for digit in self._dtmf.feed(packet):
+                    self._put(digit)
+            else:
+                return
+        except RtpParseError as exc:
+            self.malformed_in += 1
+            log.debug("malformed RTP from %s: %s", addr, exc)
+            return
+        self.packets_in += 1
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("RTP socket error: %s", exc)  # ICMP unreachable while the far end is not up yet
+
+    def _put(self, event: InboundEvent) -> None:
+        if self._queue.full():  # nobody is reading fast enough: keep the newest audio
+            self._queue.get_nowait()
+            self.dropped_in += 1
+        self._queue.put_nowait(event)
+
+    async def inbound(self) -> AsyncIterator[InboundEvent]:
+        """Caller audio frames and DTMF digits, in arrival order, until the session closes."""
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                return
+            yield event
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._transport is not None:
+            self._transport.close()
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()

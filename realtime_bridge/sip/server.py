@@ -1,0 +1,239 @@
+"""The SIP server: transports + the sans-I/O ``UasCore`` + RTP ports, and the call-control seam.
+
+The rest of the bridge implements ``CallHandler`` (offer -> accept/reject, answered, ended)
+and may call ``hang_up``. It knows nothing about the model; this module knows nothing of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Protocol, assert_never
+
+from realtime_bridge.rtp.ports import NoFreePort, RtpPortPool
+from realtime_bridge.rtp.session import RtpSession
+from realtime_bridge.sip.build import Peer
+from realtime_bridge.sip.config import SipConfig
+from realtime_bridge.sip.events import (
+    CallAnswered,
+    CallEnded,
+    CallInfo,
+    CallOffered,
+    EndReason,
+    MediaUpdated,
+    Output,
+    Transmit,
+)
+from realtime_bridge.sip.transport import TcpTransport, UdpTransport
+from realtime_bridge.sip.uas import UasCore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    status: int = 603  # Decline; 486 Busy Here and 480 Temporarily Unavailable also fit
+
+
+Decision = Accept | Reject
+
+
+class CallHandler(Protocol):
+    async def on_offer(self, call: CallInfo) -> Decision:
+        """The caller is ringing (100/180 sent). Return Accept to answer with 200 + SDP."""
+        ...
+
+    async def on_answered(self, call: CallInfo, media: RtpSession) -> None:
+        """The 200 was acknowledged: audio flows through ``media`` until ``on_ended``."""
+        ...
+
+    async def on_ended(self, call: CallInfo, reason: EndReason) -> None:
+        """The call is over (either side, cancel or timeout); ``media`` is already closed."""
+        ...
+
+
+class SipServer:
+    def __init__(self, config: SipConfig, handler: CallHandler, *, public_ip: str) -> None:
+        self.config = config
+        self.handler = handler
+        self.public_ip = public_ip
+        self._core: UasCore | None = None
+        self._udp: UdpTransport | None = None
+        self._tcp: TcpTransport | None = None
+        self._ports = RtpPortPool(config.bind_host, config.rtp_port_min, config.rtp_port_max)
+        self._calls: dict[str, CallInfo] = {}
+        self._media: dict[str, RtpSession] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.sip_port = config.sip_port
+
+    @property
+    def core(self) -> UasCore:
+        assert self._core is not None, "SipServer.start() first"
+        return self._core
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        port = self.config.sip_port
+        if "udp" in self.config.transports:
+            _, self._udp = await loop.create_datagram_endpoint(
+                lambda: UdpTransport(self._on_message), local_addr=(self.config.bind_host, port)
+            )
+            port = self._udp.port
+        if "tcp" in self.config.transports:
+            self._tcp = TcpTransport(self._on_message, self.config.source_allowed)
+            port = await self._tcp.listen(self.config.bind_host, port)
+        self.sip_port = port
+        self._core = UasCore(
+            self.config,
+            contact_host=self.config.contact_host or self.public_ip,
+            contact_port=self.config.contact_port or port,
+            media_host=self.public_ip,
+        )
+        log.info("SIP listening on %s:%s %s", self.config.bind_host, port, self.config.transports)
+
+    # ---- control -----------------------------------------------------------------------------
+    def hang_up(self, call_id: str) -> None:
+        self._apply(self.core.hang_up(call_id, _now()))
+
+    def drain(self) -> None:
+        """Stop taking calls: OPTIONS and new INVITEs get 503; active calls continue."""
+        log.info("draining: %d active calls", self.core.active_calls)
+        self.core.start_draining()
+
+    def install_sigterm(self) -> None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.drain)
+
+    @property
+    def active_calls(self) -> int:
+        return self.core.active_calls
+
+    @property
+    def draining(self) -> bool:
+        return self.core.draining
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for media in self._media.values():
+            media.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+
+    # ---- plumbing ----------------------------------------------------------------------------
+    def _on_message(self, data: bytes, peer: Peer) -> None:
+        self._apply(self.core.receive(data, peer, _now()))
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._apply(self.core.on_timer(_now()))
+
+    def _apply(self, outputs: list[Output]) -> None:
+        for out in outputs:
+            match out:
+                case Transmit():
+                    self._transmit(out)
+                case CallOffered(call=call):
+                    self._calls[call.call_id] = call
+                    self._idle.clear()
+                    self._spawn(self._offer(call))
+                case CallAnswered(call_id=call_id):
+                    if call_id in self._media:
+                        self._spawn(self.handler.on_answered(self._calls[call_id], self._media[call_id]))
+                case MediaUpdated(call_id=call_id, remote_media=media):
+                    if call_id in self._media:
+                        self._media[call_id].set_remote((media.address, media.port))
+                case CallEnded(call_id=call_id, reason=reason):
+                    self._ended(call_id, reason)
+                case _:
+                    assert_never(out)
+        self._rearm()
+
+    def _transmit(self, out: Transmit) -> None:
+        transport = self._udp if out.dest.transport == "udp" else self._tcp
+        if transport is None:
+            log.warning("no %s transport to reach %s", out.dest.transport, out.dest)
+            return
+        transport.send(out.data, out.dest)
+
+    def _rearm(self) -> None:
+        deadline = self.core.next_deadline()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+
+    def _ended(self, call_id: str, reason: EndReason) -> None:
+        media = self._media.pop(call_id, None)
+        if media is not None:
+            media.close()
+        call = self._calls.pop(call_id, None)
+        if call is not None:
+            self._spawn(self.handler.on_ended(call, reason))
+        if not self._calls:
+            self._idle.set()
+
+    async def _offer(self, call: CallInfo) -> None:
+        try:
+            decision = await self.handler.on_offer(call)
+        except Exception:  # one handler bug must not leave the caller ringing
+            log.exception("on_offer failed for %s", call.call_id)
+            decision = Reject(500)
+        if self.core.state(call.call_id) is None:
+            return  # cancelled while the handler was deciding
+        match decision:
+            case Reject(status=status):
+                self._apply(self.core.reject(call.call_id, status, _now()))
+            case Accept():
+                await self._answer(call)
+            case _:
+                assert_never(decision)
+
+    async def _answer(self, call: CallInfo) -> None:
+        try:
+            sock = self._ports.bind()
+        except NoFreePort:
+            log.error("no RTP port for %s", call.call_id)
+            self._apply(self.core.reject(call.call_id, 503, _now()))
+            return
+        offer = call.remote_media
+        media = await RtpSession.open(sock, (offer.address, offer.port), telephone_event_pt=offer.telephone_event_pt)
+        outputs = self.core.answer(call.call_id, media.local_port, _now())
+        if not outputs:
+            media.close()
+            return
+        self._media[call.call_id] = media
+        self._apply(outputs)
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("call handler task failed", exc_info=task.exception())
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()

@@ -1,0 +1,441 @@
+"""The sans-I/O user agent server: the RFC 3261 subset Amazon Chime Voice Connector uses.
+
+``receive(bytes, source, now)``, ``answer``/``reject``/``hang_up`` and ``on_timer(now)`` return
+``Output``s (bytes to transmit, call events). No sockets, no clock: the caller passes ``now``.
+Call state moves only through ``_TRANSITIONS`` via ``_move``, which logs every step.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from realtime_bridge.sip.build import (
+    ALLOW,
+    Peer,
+    build_in_dialog_request,
+    build_response,
+    lenient_bad_request,
+    new_branch,
+    new_tag,
+    request_destination,
+    response_destination,
+)
+from realtime_bridge.sip.call_state import Call, CallEvent, CallState, next_state
+from realtime_bridge.sip.config import SipConfig
+from realtime_bridge.sip.events import (
+    CallAnswered,
+    CallEnded,
+    CallInfo,
+    CallOffered,
+    EndReason,
+    MediaUpdated,
+    Output,
+    Transmit,
+)
+from realtime_bridge.sip.fields import parse_cseq, parse_name_addr, parse_via
+from realtime_bridge.sip.message import SipParseError, SipRequest, SipResponse, parse_message, serialize
+from realtime_bridge.sip.sdp import SdpError, build_answer, parse_offer
+from realtime_bridge.sip.timers import CachedResponse, Retransmit
+
+log = logging.getLogger(__name__)
+
+
+class UasCore:
+    def __init__(
+        self, config: SipConfig, *, contact_host: str, contact_port: int, media_host: str | None = None
+    ) -> None:
+        self.config = config
+        self.contact_host = contact_host
+        self.contact_port = contact_port
+        self.media_host = media_host or contact_host  # SDP c=: the task's public IP
+        self.draining = False
+        self.dropped_unlisted = 0
+        self.malformed = 0
+        self._calls: dict[str, Call] = {}
+        # INVITE server transactions that ended in a non-2xx final, waiting for their ACK.
+        self._rejects: dict[str, Retransmit] = {}
+        # Final responses of non-INVITE server transactions, for retransmitted requests.
+        self._cache: dict[tuple[str, str], CachedResponse] = {}
+
+    # ---- queries -------------------------------------------------------------------------
+    @property
+    def active_calls(self) -> int:
+        return sum(1 for c in self._calls.values() if c.state is not CallState.ENDED)
+
+    def state(self, call_id: str) -> CallState | None:
+        call = self._calls.get(call_id)
+        return call.state if call else None
+
+    def next_deadline(self) -> float | None:
+        times = [t for r in self._retransmits() for t in r.deadlines()]
+        times += [c.expires for c in self._cache.values()]
+        return min(times, default=None)
+
+    def _retransmits(self) -> list[Retransmit]:
+        out = list(self._rejects.values())
+        for call in self._calls.values():
+            out += [r for r in (call.unacked_2xx, call.bye) if r is not None]
+        return out
+
+    # ---- input ---------------------------------------------------------------------------
+    def receive(self, data: bytes, source: Peer, now: float) -> list[Output]:
+        if not self.config.source_allowed(source.host):
+            self.dropped_unlisted += 1
+            return []
+        try:
+            message = parse_message(data)
+            if isinstance(message, SipResponse):
+                return self._on_response(message, now)
+            return self._on_request(message, source, now)
+        except (SipParseError, SdpError) as exc:
+            self.malformed += 1
+            log.info("malformed SIP from %s:%s: %s", source.host, source.port, exc)
+            reply = lenient_bad_request(data, source, str(exc))
+            if reply is None:
+                return []
+            try:
+                dest = response_destination(SipRequest("X", "", reply.headers), source)
+            except SipParseError:
+                return []
+            return [Transmit(serialize(reply), dest)]
+
+    def _on_request(self, req: SipRequest, source: Peer, now: float) -> list[Output]:
+        vias = req.headers.values("via")
+        if not vias:
+            raise SipParseError("missing Via")
+        branch = parse_via(vias[0]).branch or ""
+        cseq = parse_cseq(req.headers.get("cseq"))
+        call_id = req.headers.get("call-id")
+        if not call_id or req.headers.get("from") is None or req.headers.get("to") is None:
+            raise SipParseError("missing Call-ID, From or To")
+        if cseq.method != req.method:
+            raise SipParseError(f"CSeq method {cseq.method} does not match {req.method}")
+        cached = self._cache.get((branch, req.method))
+        if cached is not None and req.method != "ACK":
+            return [Transmit(cached.data, cached.dest)]
+        match req.method:
+            case "INVITE":
+                return self._on_invite(req, source, branch, call_id, now)
+            case "ACK":
+                return self._on_ack(req, branch, call_id, now)
+            case "BYE":
+                return self._on_bye(req, source, branch, call_id, now)
+            case "CANCEL":
+                return self._on_cancel(req, source, branch, call_id, now)
+            case "OPTIONS":
+                status = 503 if self.draining else 200
+                extra = [("Allow", ALLOW), ("Accept", "application/sdp")]
+                return self._reply_once(req, source, branch, now, status, extra=extra)
+            case _:
+                return self._reply_once(req, source, branch, now, 405, extra=[("Allow", ALLOW)])
+
+    def _on_invite(self, req: SipRequest, source: Peer, branch: str, call_id: str, now: float) -> list[Output]:
+        if branch in self._rejects:  # retransmission of an INVITE we already refused
+            return [Transmit(self._rejects[branch].data, self._rejects[branch].dest)]
+        call = self._calls.get(call_id)
+        if call is not None:
+            if branch == call.branch:  # retransmitted initial INVITE
+                return [Transmit(call.last_invite_response, response_destination(req, source))]
+            if parse_name_addr(req.headers.get("to") or "").tag == call.local_tag:
+                return self._on_reinvite(call, req, source, now)
+            return self._reject_invite(req, source, branch, now, 481)
+        if parse_name_addr(req.headers.get("to") or "").tag is not None:
+            return self._reject_invite(req, source, branch, now, 481)
+        if self.draining:
+            return self._reject_invite(req, source, branch, now, 503, extra=[("Retry-After", "30")])
+        wanted = self.config.required_voice_connector_id()
+        if wanted is not None and req.headers.get("x-voiceconnector-id") != wanted:
+            return self._reject_invite(req, source, branch, now, 403)
+        if self.active_calls >= self.config.max_calls:
+            return self._reject_invite(req, source, branch, now, 486)
+        try:
+            offer = parse_offer(req.body)
+        except SdpError as exc:
+            log.info("unanswerable offer on %s: %s", call_id, exc)
+            return self._reject_invite(req, source, branch, now, 488)
+        contact = req.headers.get("contact")
+        call = Call(
+            call_id=call_id,
+            state=CallState.OFFERED,
+            invite=req,
+            source=source,
+            branch=branch,
+            local_tag=new_tag(),
+            offer=offer,
+            route_set=req.headers.values("record-route"),
+            remote_target=parse_name_addr(contact).uri if contact else req.uri.split(";")[0],
+            local_cseq=secrets.randbelow(2**16) + 1,
+        )
+        self._calls[call_id] = call
+        dest = response_destination(req, source)
+        trying = serialize(build_response(req, 100, source))
+        ringing = serialize(self._dialog_response(call, req, 180))
+        call.last_invite_response = ringing
+        info = CallInfo(
+            call_id=call_id,
+            caller=parse_name_addr(req.headers.get("from") or "").uri,
+            callee=parse_name_addr(req.headers.get("to") or "").uri,
+            voice_connector_id=req.headers.get("x-voiceconnector-id"),
+            source=source,
+            remote_media=offer,
+        )
+        log.info("call %s offered from %s", call_id, info.caller)
+        return [Transmit(trying, dest), Transmit(ringing, dest), CallOffered(info)]
+
+    def _on_reinvite(self, call: Call, req: SipRequest, source: Peer, now: float) -> list[Output]:
+        branch = parse_via(req.headers.values("via")[0]).branch or ""
+        if call.state is not CallState.CONFIRMED or call.unacked_2xx is not None:
+            return self._reject_invite(req, source, branch, now, 500, extra=[("Retry-After", "1")])
+        out: list[Output] = []
+        if req.body:
+            try:
+                offer = parse_offer(req.body)
+            except SdpError:
+                return self._reject_invite(req, source, branch, now, 488)
+            if (offer.address, offer.port) != (call.offer.address, call.offer.port):
+                out.append(MediaUpdated(call.call_id, offer))
+            call.offer = offer
+        sdp = self._sdp(call)
+        if sdp != call.answer_sdp:
+            call.sdp_version += 1
+            sdp = self._sdp(call)
+        call.answer_sdp = sdp
+        ok = serialize(self._dialog_response(call, req, 200, body=sdp))
+        call.unacked_2xx = self._retransmit(ok, response_destination(req, source), now, always=True)
+        return [Transmit(ok, call.unacked_2xx.dest), *out]
+
+    def _on_ack(self, req: SipRequest, branch: str, call_id: str, now: float) -> list[Output]:
+        if self._rejects.pop(branch, None) is not None:  # ACK for a non-2xx final
+            return []
+        call = self._calls.get(call_id)
+        if call is None or call.unacked_2xx is None:
+            return []  # stray or retransmitted ACK
+        if parse_name_addr(req.headers.get("to") or "").tag != call.local_tag:
+            return []
+        call.unacked_2xx = None
+        if call.state is CallState.CONFIRMED:
+            return []
+        out: list[Output] = [CallAnswered(call_id)]
+        self._move(call, CallEvent.ACK)
+        if call.bye_pending:
+            out += self.hang_up(call_id, now)
+        return out
+
+    def _on_bye(self, req: SipRequest, source: Peer, branch: str, call_id: str, now: float) -> list[Output]:
+        call = self._calls.get(call_id)
+        to_tag = parse_name_addr(req.headers.get("to") or "").tag
+        if call is None or to_tag != call.local_tag or next_state(call.state, CallEvent.BYE_IN) is None:
+            return self._reply_once(req, source, branch, now, 481)
+        out = self._reply_once(req, source, branch, now, 200, to_tag=call.local_tag)
+        self._move(call, CallEvent.BYE_IN)
+        del self._calls[call_id]
+        return out if call.end_reported else [*out, CallEnded(call_id, EndReason.REMOTE_BYE)]
+
+    def _on_cancel(self, req: SipRequest, source: Peer, branch: str, call_id: str, now: float) -> list[Output]:
+        call = self._calls.get(call_id)
+        if call is None or call.branch != branch:
+            return self._reply_once(req, source, branch, now, 481)
+        out = self._reply_once(req, source, branch, now, 200, to_tag=call.local_tag)
+        if call.state is CallState.OFFERED:  # too late once answered: the 200 stands
+            out += self._end_unanswered(call, 487, EndReason.CANCELLED, now)
+        return out
+
+    def _on_response(self, resp: SipResponse, now: float) -> list[Output]:
+        vias = resp.headers.values("via")
+        branch = parse_via(vias[0]).branch if vias else None
+        cseq = parse_cseq(resp.headers.get("cseq"))
+        call = self._calls.get(resp.headers.get("call-id") or "")
+        if call is None or call.bye is None or branch != call.bye_branch or cseq.method != "BYE":
+            return []
+        if resp.status < 200:
+            call.bye.next_at = None  # provisional: stop resending, keep waiting (timer F)
+            return []
+        return self._finish_bye(call)
+
+    # ---- application commands --------------------------------------------------------------
+    def answer(self, call_id: str, media_port: int, now: float) -> list[Output]:
+        """Accept an offered call; RTP for it is received on ``media_port``."""
+        call = self._calls.get(call_id)
+        if call is None or call.state is not CallState.OFFERED:
+            return []
+        call.media_port = media_port
+        call.answer_sdp = self._sdp(call)
+        ok = serialize(self._dialog_response(call, call.invite, 200, body=call.answer_sdp))
+        call.last_invite_response = ok
+        call.unacked_2xx = self._retransmit(ok, response_destination(call.invite, call.source), now, always=True)
+        self._move(call, CallEvent.ANSWER)
+        return [Transmit(ok, call.unacked_2xx.dest)]
+
+    def reject(self, call_id: str, status: int, now: float) -> list[Output]:
+        call = self._calls.get(call_id)
+        if call is None or call.state is not CallState.OFFERED:
+            return []
+        return self._end_unanswered(call, status, EndReason.REJECTED, now)
+
+    def hang_up(self, call_id: str, now: float) -> list[Output]:
+        call = self._calls.get(call_id)
+        if call is None:
+            return []
+        match call.state:
+            case CallState.OFFERED:
+                return self._end_unanswered(call, 480, EndReason.REJECTED, now)
+            case CallState.ANSWERING:
+                call.bye_pending = True
+                return []
+            case CallState.CONFIRMED:
+                out = self._send_bye(call, now)
+                self._move(call, CallEvent.HANG_UP)
+                return out
+            case CallState.ENDING | CallState.ENDED:
+                return []
+
+    def start_draining(self) -> None:
+        self.draining = True
+
+    # ---- timers ------------------------------------------------------------------------------
+    def on_timer(self, now: float) -> list[Output]:
+        out: list[Output] = []
+        for key in [k for k, c in self._cache.items() if c.expires <= now]:
+            del self._cache[key]
+        for branch, txn in list(self._rejects.items()):
+            if txn.give_up <= now:  # timer H: no ACK for our non-2xx, forget it
+                del self._rejects[branch]
+            elif self._due(txn, now):
+                out.append(Transmit(txn.data, txn.dest))
+        for call in list(self._calls.values()):
+            if call.unacked_2xx is not None:
+                if call.unacked_2xx.give_up <= now:
+                    out += self._ack_timeout(call, now)
+                elif self._due(call.unacked_2xx, now):
+                    out.append(Transmit(call.unacked_2xx.data, call.unacked_2xx.dest))
+            if call.bye is not None:
+                if call.bye.give_up <= now:  # timer F: the far end is gone; the call is over anyway
+                    out += self._finish_bye(call)
+                elif self._due(call.bye, now):
+                    out.append(Transmit(call.bye.data, call.bye.dest))
+        return out
+
+    def _due(self, r: Retransmit, now: float) -> bool:
+        return r.due(now, self.config.t2)
+
+    def _retransmit(self, data: bytes, dest: Peer, now: float, *, always: bool) -> Retransmit:
+        # 2xx to INVITE is resent on every transport (RFC 3261 13.3.1.4); others only on UDP.
+        resend = always or dest.transport == "udp"
+        return Retransmit.start(data, dest, now, t1=self.config.t1, resend=resend)
+
+    def _ack_timeout(self, call: Call, now: float) -> list[Output]:
+        call.unacked_2xx = None
+        if call.state is CallState.CONFIRMED:  # a re-INVITE's 200 went unacknowledged: keep the call
+            return []
+        # The dialog counts as confirmed; end the session with a BYE (RFC 3261 13.3.1.4).
+        out = self._send_bye(call, now)
+        self._move(call, CallEvent.ACK_TIMEOUT)
+        call.end_reported = True
+        return [*out, CallEnded(call.call_id, EndReason.ACK_TIMEOUT)]
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def _move(self, call: Call, event: CallEvent) -> None:
+        new = next_state(call.state, event)
+        if new is None:
+            raise AssertionError(f"no transition from {call.state} on {event}")
+        log.info("call %s: %s --%s--> %s", call.call_id, call.state, event, new)
+        call.state = new
+
+    def _sdp(self, call: Call) -> bytes:
+        return build_answer(
+            address=self.media_host,
+            port=call.media_port,
+            session_id=call.session_id,
+            version=call.sdp_version,
+            offer=call.offer,
+        )
+
+    def _contact(self, call: Call) -> str:
+        user = call.invite.uri.partition(":")[2].partition("@")
+        at = f"{user[0]}@" if user[1] else ""
+        return f"<sip:{at}{self.contact_host}:{self.contact_port};transport={call.source.transport}>"
+
+    def _dialog_response(self, call: Call, req: SipRequest, status: int, body: bytes = b"") -> SipResponse:
+        extra = [("Record-Route", rr) for rr in req.headers.get_all("record-route")]
+        extra += [("Contact", self._contact(call)), ("Allow", ALLOW), ("Server", self.config.user_agent)]
+        return build_response(
+            req,
+            status,
+            call.source,
+            to_tag=call.local_tag,
+            extra=extra,
+            body=body,
+            content_type="application/sdp" if body else None,
+        )
+
+    def _reply_once(
+        self,
+        req: SipRequest,
+        source: Peer,
+        branch: str,
+        now: float,
+        status: int,
+        *,
+        to_tag: str | None = None,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> list[Output]:
+        """Final response to a non-INVITE request, remembered for its retransmissions (timer J)."""
+        resp = build_response(req, status, source, to_tag=to_tag or new_tag(), extra=extra)
+        data, dest = serialize(resp), response_destination(req, source)
+        linger = 0.0 if source.transport == "tcp" else 64 * self.config.t1
+        if branch and linger:
+            self._cache[(branch, req.method)] = CachedResponse(data, dest, now + linger)
+        return [Transmit(data, dest)]
+
+    def _reject_invite(
+        self,
+        req: SipRequest,
+        source: Peer,
+        branch: str,
+        now: float,
+        status: int,
+        *,
+        to_tag: str | None = None,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> list[Output]:
+        resp = build_response(req, status, source, to_tag=to_tag or new_tag(), extra=extra)
+        data, dest = serialize(resp), response_destination(req, source)
+        self._rejects[branch] = self._retransmit(data, dest, now, always=False)
+        return [Transmit(data, dest)]
+
+    def _end_unanswered(self, call: Call, status: int, reason: EndReason, now: float) -> list[Output]:
+        out = self._reject_invite(call.invite, call.source, call.branch, now, status, to_tag=call.local_tag)
+        self._move(call, CallEvent.REJECT)
+        del self._calls[call.call_id]
+        return [*out, CallEnded(call.call_id, reason)]
+
+    def _send_bye(self, call: Call, now: float) -> list[Output]:
+        invite = call.invite
+        call.local_cseq += 1
+        call.bye_branch = new_branch()
+        to_value = invite.headers.get("to") or ""
+        local = to_value if parse_name_addr(to_value).tag else f"{to_value};tag={call.local_tag}"
+        bye = build_in_dialog_request(
+            "BYE",
+            remote_target=call.remote_target,
+            route_set=call.route_set,
+            local=local,
+            remote=invite.headers.get("from") or "",
+            call_id=call.call_id,
+            cseq=call.local_cseq,
+            via_host=self.contact_host,
+            via_port=self.contact_port,
+            transport=call.source.transport,
+            user_agent=self.config.user_agent,
+            branch=call.bye_branch,
+        )
+        dest = request_destination(bye, call.source.transport, call.source.conn_id)
+        call.bye = self._retransmit(serialize(bye), dest, now, always=False)
+        return [Transmit(call.bye.data, dest)]
+
+    def _finish_bye(self, call: Call) -> list[Output]:
+        call.bye = None
+        self._move(call, CallEvent.BYE_DONE)
+        del self._calls[call.call_id]
+        return [] if call.end_reported else [CallEnded(call.call_id, EndReason.LOCAL_BYE)]
