@@ -30,3 +30,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis cdk.out
+
+# CloudFormation templates into cdk.out, offline: no Docker, no AWS credentials. The Lambda
+# asset is bundled here with pip (wheels for Lambda's arm64 Python); the bridge image is only
+# built by `cdk deploy`. Pass settings with CONTEXT, e.g. make synth CONTEXT="-c phone_number=+12065550100"
+synth: $(STAMP)
+	rm -rf cdk.out
+	CDK_OUTDIR=cdk.out $(BIN)/python app.py $(CONTEXT)
