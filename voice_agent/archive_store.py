@@ -37,7 +37,8 @@ class ArchiveStore:
         return self._put(archive_key("transcripts", call_id, started_ms), body, "application/x-ndjson")
 
     def put_record(self, call_id: str, started_ms: int, record: dict[str, Any]) -> str:
-        body = json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True)
+        # One object on one line: Athena's JSON reader takes a line per row.
+        body = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
         return self._put(archive_key("records", call_id, started_ms), body, "application/json")
 
     def put_decisions(self, call_id: str, started_ms: int, lines: list[DecisionLine]) -> str:

@@ -27,6 +27,8 @@ class CallRecord(BaseModel):
     status: str
     ended_by: str | None
     ended_reason: str | None
+    ended_ms: int | None
+    cost_usd: float | None = None  # from the realtime usage, once the bridge reports it
     language: str | None
     category: str | None
     provider: str | None
@@ -57,6 +59,7 @@ def build_record(spec: AgentSpec, meta: CallMeta, fields: dict[str, FieldValue])
         status=meta.status,
         ended_by=meta.ended_by,
         ended_reason=meta.ended_reason,
+        ended_ms=meta.ended_ms,
         language=meta.language,
         category=meta.category,
         provider=meta.provider,
