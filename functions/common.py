@@ -20,7 +20,7 @@ from voice_agent.spec import load_spec
 
 T = TypeVar("T")
 
-logger = Logger()
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "voice-agent"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "VoiceAgent"))
 
 

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from . import calls_cli
 from .spec import SpecError, load_spec
 from .tool_catalog import build_tools
 
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="walk one scripted call through the tools and the gate on the local stack")
     p.add_argument("--out", default=".local/demo", metavar="DIR", help="where to write transcript, record, decisions")
     p.set_defaults(run=_demo)
+
+    calls_cli.register(sub)
     return parser
 
 

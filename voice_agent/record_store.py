@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from .decisions import DecisionLine
 
 GateState = Literal["ACTIVE", "CLOSING", "ENDED"]
+ReconcileState = Literal["running", "reconciled", "failed"]
 LIVE_INDEX = "live-calls"
 TTL_DAYS = 90
 
@@ -66,6 +67,12 @@ class CallMeta(_Item):
     ended_by: str | None = None
     ended_reason: str | None = None
     ended_ms: int | None = None
+    # The post-call pass's marker (claim_reconcile/finish_reconcile).
+    reconcile_state: ReconcileState | None = None
+    reconcile_pass: int | None = None
+    reconcile_attempts: int = 0
+    reconcile_error: str | None = None
+    reconciled_ms: int | None = None
 
 
 class FieldValue(_Item):
@@ -195,6 +202,75 @@ class RecordStore:
             if "LastEvaluatedKey" not in page:
                 return out
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def scan_calls(self) -> list[CallMeta]:
+        """Every call's metadata (a Scan: for the operator's `calls list`, never on a call path)."""
+        out: list[CallMeta] = []
+        kwargs: dict[str, Any] = {"FilterExpression": "sk = :m", "ExpressionAttributeValues": {":m": "META"}}
+        while True:
+            page = self._table.scan(**kwargs)
+            out += [CallMeta.model_validate(_plain(i)) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- post-call reconciliation marker --------------------------------------------
+    def claim_reconcile(self, call_id: str, token: str, now_ms: int, lease_until_ms: int, pass_version: int) -> bool:
+        """Take the call's post-call pass: only if no pass of this version finished it, none failed
+        holding it, and nobody holds an unexpired lease. Exactly one of concurrent claims wins."""
+        try:
+            self._table.update_item(
+                Key={"call_id": call_id, "sk": "META"},
+                UpdateExpression="SET #st = :running, #tok = :tok, #lease = :lease, #pass = :pass "
+                "ADD #att :one REMOVE #err",
+                ConditionExpression="attribute_exists(call_id) AND (attribute_not_exists(#st) OR #st = :failed "
+                "OR (#st = :running AND #lease < :now) OR (#st = :done AND #pass < :pass))",
+                ExpressionAttributeNames={
+                    "#st": "reconcile_state",
+                    "#tok": "reconcile_token",
+                    "#lease": "reconcile_lease_ms",
+                    "#pass": "reconcile_pass",
+                    "#att": "reconcile_attempts",
+                    "#err": "reconcile_error",
+                },
+                ExpressionAttributeValues={
+                    ":running": "running",
+                    ":failed": "failed",
+                    ":done": "reconciled",
+                    ":tok": token,
+                    ":lease": lease_until_ms,
+                    ":pass": pass_version,
+                    ":now": now_ms,
+                    ":one": 1,
+                },
+            )
+        except ClientError as err:
+            if _conditional_failed(err):
+                return False
+            raise
+        return True
+
+    def finish_reconcile(self, call_id: str, token: str, state: ReconcileState, **attrs: Any) -> bool:
+        """Record the pass's outcome, only if this pass (`token`) still holds the claim."""
+        names = {"#st": "reconcile_state", "#tok": "reconcile_token", "#lease": "reconcile_lease_ms"}
+        values: dict[str, Any] = {":st": state, ":tok": token}
+        sets = ["#st = :st"]
+        for i, (key, val) in enumerate(attrs.items()):
+            names[f"#a{i}"], values[f":a{i}"] = key, val
+            sets.append(f"#a{i} = :a{i}")
+        try:
+            self._table.update_item(
+                Key={"call_id": call_id, "sk": "META"},
+                UpdateExpression="SET " + ", ".join(sets) + " REMOVE #lease",
+                ConditionExpression="#tok = :tok",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as err:
+            if _conditional_failed(err):
+                return False
+            raise
+        return True
 
     # --- fields ---------------------------------------------------------------------
     def put_field(self, call_id: str, field: FieldValue, *, only_if_empty: bool = False) -> bool:

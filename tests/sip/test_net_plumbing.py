@@ -15,7 +15,6 @@ from ipaddress import IPv4Address
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from realtime_bridge.net.discovery import (
     METADATA_ENV,
@@ -29,17 +28,22 @@ from realtime_bridge.net.health import HealthServer, HealthStatus
 from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.server import SipServer
 from tests.sip.sipp_harness import RecordingHandler, bridge_config
+from voice_agent.local_stack import LocalStack
 
 REGION = "us-east-1"
 
 
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+def aws_env(monkeypatch: pytest.MonkeyPatch, local_stack: LocalStack) -> None:
+    """Point boto3 at the session's moto server, the way production code meets any endpoint.
+
+    (Not mock_aws: it shares moto's in-process state with the server and wipes it on exit.)
+    """
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(key, "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECS", "AWS_ENDPOINT_URL_EC2"):
-        monkeypatch.delenv(key, raising=False)  # another test may point boto3 at a local moto server
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_stack.endpoint_url)
 
 
 def serve_metadata(task: dict[str, object]) -> tuple[HTTPServer, str]:
@@ -64,38 +68,37 @@ def serve_metadata(task: dict[str, object]) -> tuple[HTTPServer, str]:
 @pytest.fixture
 def fargate_task(aws_env: None) -> Iterator[tuple[str, str]]:
     """A running awsvpc task in moto whose ENI has a public IP; yields (metadata URI, public IP)."""
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name=REGION)
-        ecs = boto3.client("ecs", region_name=REGION)
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-        sg = ec2.create_security_group(GroupName="bridge", Description="bridge", VpcId=vpc)["GroupId"]
-        ecs.create_cluster(clusterName="voice")
-        ecs.register_task_definition(
-            family="bridge",
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="256",
-            memory="512",
-            containerDefinitions=[{"name": "bridge", "image": "bridge:latest", "memory": 512}],
-        )
-        task = ecs.run_task(
-            cluster="voice",
-            taskDefinition="bridge",
-            launchType="FARGATE",
-            networkConfiguration={
-                "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg], "assignPublicIp": "ENABLED"}
-            },
-        )["tasks"][0]
-        eni = eni_id_of(ecs.describe_tasks(cluster="voice", tasks=[task["taskArn"]]))
-        eip = ec2.allocate_address(Domain="vpc")
-        ec2.associate_address(AllocationId=eip["AllocationId"], NetworkInterfaceId=eni)
-        server, uri = serve_metadata({"Cluster": task["clusterArn"], "TaskARN": task["taskArn"], "Family": "bridge"})
-        try:
-            yield uri, eip["PublicIp"]
-        finally:
-            server.shutdown()
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ecs = boto3.client("ecs", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    sg = ec2.create_security_group(GroupName="bridge", Description="bridge", VpcId=vpc)["GroupId"]
+    ecs.create_cluster(clusterName="voice")
+    ecs.register_task_definition(
+        family="bridge",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "bridge", "image": "bridge:latest", "memory": 512}],
+    )
+    task = ecs.run_task(
+        cluster="voice",
+        taskDefinition="bridge",
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg], "assignPublicIp": "ENABLED"}
+        },
+    )["tasks"][0]
+    eni = eni_id_of(ecs.describe_tasks(cluster="voice", tasks=[task["taskArn"]]))
+    eip = ec2.allocate_address(Domain="vpc")
+    ec2.associate_address(AllocationId=eip["AllocationId"], NetworkInterfaceId=eni)
+    server, uri = serve_metadata({"Cluster": task["clusterArn"], "TaskARN": task["taskArn"], "Family": "bridge"})
+    try:
+        yield uri, eip["PublicIp"]
+    finally:
+        server.shutdown()
 
 
 def test_discovers_the_public_ip_through_metadata_ecs_and_ec2(fargate_task: tuple[str, str]) -> None:

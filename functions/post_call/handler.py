@@ -1,0 +1,90 @@
+"""Lambda: CallEnded (EventBridge) -> the post-call pass for that call. Parse -> Reconciler -> reply.
+
+Raising sends the event back to Lambda's async retries and then to the DLQ: a failed pass (marked
+reconcile_failed), a call still live, or a pass another delivery holds right now.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from openai import OpenAI
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from functions.common import MissingConfiguration, build_runtime, dump, logger, metrics, parse_event, read_settings
+from voice_agent.archive_store import ArchiveStore
+from voice_agent.post_call import BusPublisher, ReconcileInProgress, Reconciler
+
+
+class CallEndedDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    call_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+    ended_by: str | None = None
+    reason: str | None = None
+
+
+class CallEndedEvent(BaseModel):
+    """The EventBridge envelope, reduced to what routing guarantees and the pass needs (the
+    rest, e.g. `account`, is not read, so its absence in an emulator is no reason to refuse)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    id: str | None = None
+    source: Literal["voice-agent"]  # post_call.EVENT_SOURCE
+    detail_type: Literal["CallEnded"] = Field(alias="detail-type")
+    detail: CallEndedDetail
+
+
+EVENTS: TypeAdapter[CallEndedEvent] = TypeAdapter(CallEndedEvent)
+
+
+def _require(*names: str) -> dict[str, str]:
+    missing = [n for n in names if not os.environ.get(n)]
+    if missing:
+        raise MissingConfiguration(f"missing environment variables: {', '.join(missing)}")
+    return {n: os.environ[n] for n in names}
+
+
+def openai_client() -> OpenAI:
+    """The key from Secrets Manager in AWS (OPENAI_SECRET_ARN), else OPENAI_API_KEY locally.
+    OPENAI_BASE_URL, when set, points the SDK at the local simulator."""
+    if arn := os.environ.get("OPENAI_SECRET_ARN"):
+        key = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"].strip()
+    elif not (key := os.environ.get("OPENAI_API_KEY", "")):
+        raise MissingConfiguration("set OPENAI_SECRET_ARN (AWS) or OPENAI_API_KEY (local)")
+    return OpenAI(api_key=key, base_url=os.environ.get("OPENAI_BASE_URL") or None, max_retries=0)
+
+
+_ENV = _require("ARCHIVE_BUCKET", "EVENT_BUS_NAME", "POST_CALL_MODEL")
+RECONCILER = Reconciler(
+    runtime=build_runtime(read_settings()),
+    archive=ArchiveStore(boto3.client("s3"), _ENV["ARCHIVE_BUCKET"]),
+    bus=BusPublisher(boto3.client("events"), _ENV["EVENT_BUS_NAME"]),
+    llm=openai_client(),
+    model=_ENV["POST_CALL_MODEL"],
+)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="detail.call_id")
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    parsed = parse_event(EVENTS, event)
+    if isinstance(parsed, str):
+        raise ValueError(parsed)  # kept for a person in the DLQ; retrying cannot fix it
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    outcome = RECONCILER.reconcile(parsed.detail.call_id, lease_ms=remaining() if remaining else None)
+    if outcome.status == "in_progress":
+        metrics.add_metric(name="ConcurrentDeliveries", unit=MetricUnit.Count, value=1)
+        # Retried later: by then the holder has finished (a no-op) or its lease has lapsed (we take over).
+        raise ReconcileInProgress(f"call {outcome.call_id}: another delivery is reconciling it")
+    if outcome.status == "reconciled":
+        metrics.add_metric(name="CallsReconciled", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="LlmRequests", unit=MetricUnit.Count, value=outcome.llm_requests)
+        metrics.add_metric(name="FieldsBackfilled", unit=MetricUnit.Count, value=len(outcome.backfilled))
+    else:
+        metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+    return dump(outcome)
