@@ -290,6 +290,7 @@ class RealtimeSession:
             output_format=out_cfg["format"],
             on_item_added=self.conversation.append,
             usage=self._usage,
+            metadata=params.get("metadata"),
         )
         self._run = run
         self.conversation.audio.update(run.items)

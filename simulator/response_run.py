@@ -54,6 +54,7 @@ class ResponseRun:
     output_format: dict[str, Any]
     on_item_added: Callable[[dict[str, Any]], str | None]  # appends to the conversation; previous id
     usage: Callable[[list[dict[str, Any]]], dict[str, Any]]
+    metadata: dict[str, str] | None = None  # echoed from response.create, as the service does
     status: str = "in_progress"
     done_items: list[dict[str, Any]] = field(default_factory=list)
     items: dict[str, ItemProgress] = field(default_factory=dict)
@@ -250,5 +251,5 @@ class ResponseRun:
             "max_output_tokens": "inf",
             "audio": {"output": {"format": self.output_format, "voice": self.voice}},
             "usage": usage,
-            "metadata": None,
+            "metadata": self.metadata,
         }

@@ -61,6 +61,13 @@ class MaxDuration(_Event):
     call_id: CallId
 
 
+class BridgeDraining(_Event):
+    """The bridge is shutting down and this call outlived the drain deadline."""
+
+    action: Literal["bridge_draining"] = "bridge_draining"
+    call_id: CallId
+
+
 class ClosingPlayed(_Event):
     action: Literal["closing_played"] = "closing_played"
     call_id: CallId
@@ -74,7 +81,7 @@ class VerifyReadback(_Event):
 
 
 PolicyEvent = Annotated[
-    CallStarted | CallerHungUp | CallerIdle | MaxDuration | ClosingPlayed | VerifyReadback,
+    CallStarted | CallerHungUp | CallerIdle | MaxDuration | BridgeDraining | ClosingPlayed | VerifyReadback,
     Field(discriminator="action"),
 ]
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from .record_store import TABLE_DEFINITION
 
@@ -44,17 +45,22 @@ def _session() -> boto3.Session:
     return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=LOCAL_REGION)
 
 
+_ALREADY_THERE = {"ResourceInUseException", "BucketAlreadyOwnedByYou", "ResourceAlreadyExistsException"}
+
+
 def provision(stack: LocalStack) -> None:
-    """Create the table, bucket and bus the product expects (idempotent)."""
-    ddb = stack.client("dynamodb")
-    if LOCAL_TABLE not in ddb.list_tables()["TableNames"]:
-        ddb.create_table(TableName=LOCAL_TABLE, **TABLE_DEFINITION)
-    s3 = stack.client("s3")
-    if LOCAL_BUCKET not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
-        s3.create_bucket(Bucket=LOCAL_BUCKET)
-    events = stack.client("events")
-    if LOCAL_BUS not in [b["Name"] for b in events.list_event_buses().get("EventBuses", [])]:
-        events.create_event_bus(Name=LOCAL_BUS)
+    """Create the table, bucket and bus the product expects (idempotent, also when two local
+    stacks in one process race: moto keeps one state per process)."""
+    for create in (
+        lambda: stack.client("dynamodb").create_table(TableName=LOCAL_TABLE, **TABLE_DEFINITION),
+        lambda: stack.client("s3").create_bucket(Bucket=LOCAL_BUCKET),
+        lambda: stack.client("events").create_event_bus(Name=LOCAL_BUS),
+    ):
+        try:
+            create()
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") not in _ALREADY_THERE:
+                raise
 
 
 def start_local_stack(host: str = "127.0.0.1", port: int = 0) -> LocalStack:

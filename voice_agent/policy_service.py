@@ -8,6 +8,7 @@ from .decisions import mask
 from .directives import Directive, HangUp, PlayClosing, ReadBack
 from .end_call_gate import GateAction, GateEvent, GateOutcome
 from .invocation import (
+    BridgeDraining,
     CallerHungUp,
     CallerIdle,
     CallStarted,
@@ -45,6 +46,8 @@ class PolicyService:
                 return self._gate(self.rt.gate.signal(event.call_id, GateEvent.ESCAPE_VERIFIED))
             case MaxDuration():
                 return self._gate(self.rt.gate.signal(event.call_id, GateEvent.ESCAPE_VERIFIED))
+            case BridgeDraining():
+                return self._gate(self.rt.gate.signal(event.call_id, GateEvent.SHUTDOWN))
             case ClosingPlayed():
                 return self._gate(self.rt.gate.signal(event.call_id, GateEvent.CLOSING_PLAYED))
             case VerifyReadback():

@@ -67,6 +67,8 @@ class CallMeta(_Item):
     ended_by: str | None = None
     ended_reason: str | None = None
     ended_ms: int | None = None
+    cost_usd: float | None = None
+    usage: dict[str, int] | None = None
     # The post-call pass's marker (claim_reconcile/finish_reconcile).
     reconcile_state: ReconcileState | None = None
     reconcile_pass: int | None = None

@@ -60,6 +60,7 @@ def build_record(spec: AgentSpec, meta: CallMeta, fields: dict[str, FieldValue])
         ended_by=meta.ended_by,
         ended_reason=meta.ended_reason,
         ended_ms=meta.ended_ms,
+        cost_usd=meta.cost_usd,
         language=meta.language,
         category=meta.category,
         provider=meta.provider,

@@ -16,7 +16,7 @@ from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
 from websockets.exceptions import ConnectionClosed
 
-from realtime_bridge.realtime.events import decode_server_event, encode_client_event
+from realtime_bridge.realtime.events import audio_append_json, decode_server_event, encode_client_event
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,10 @@ class RealtimeClient(Protocol):
     async def connect(self, model: str) -> None: ...
 
     async def send(self, event: RealtimeClientEvent | dict[str, Any]) -> None: ...
+
+    async def append_audio(self, ulaw: bytes) -> None:
+        """The hot path: one caller frame, forwarded as input_audio_buffer.append."""
+        ...
 
     def events(self) -> AsyncIterator[RealtimeServerEvent]:
         """Every server event, decoded; ends when the socket closes (see `close_code`)."""
@@ -53,6 +57,10 @@ class OpenAIRealtimeClient:
 
     async def send(self, event: RealtimeClientEvent | dict[str, Any]) -> None:
         await self._require().send_raw(encode_client_event(event))
+
+    async def append_audio(self, ulaw: bytes) -> None:
+        # 50 times a second per call: a fixed shape, so skip model validation and dict building.
+        await self._require().send_raw(audio_append_json(ulaw))
 
     async def events(self) -> AsyncIterator[RealtimeServerEvent]:
         connection = self._require()

@@ -7,6 +7,7 @@ through a discriminated TypeAdapter. A message that fails becomes an `error` eve
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Annotated, Any
 
@@ -44,6 +45,14 @@ def encode_client_event(event: RealtimeClientEvent | dict[str, Any]) -> str:
     data = event.model_dump(exclude_unset=True) if isinstance(event, BaseModel) else event
     CLIENT_EVENT.validate_python(data)
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+_APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"'
+
+
+def audio_append_json(ulaw: bytes) -> str:
+    """input_audio_buffer.append for one frame (base64 needs no JSON escaping)."""
+    return _APPEND_HEAD + base64.b64encode(ulaw).decode("ascii") + '"}'
 
 
 def is_invalid_marker(event: RealtimeServerEvent) -> bool:

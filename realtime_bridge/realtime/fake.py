@@ -11,7 +11,7 @@ from typing import Any
 
 from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
 
-from realtime_bridge.realtime.events import decode_server_event, encode_client_event
+from realtime_bridge.realtime.events import audio_append_json, decode_server_event, encode_client_event
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ class ScriptedRealtimeClient:
         if self.steps[0].expect != data["type"]:
             raise AssertionError(f"unexpected outbound {data['type']}, the script expects {self.steps[0].expect}")
         self._enqueue(self.steps.pop(0).reply)
+
+    async def append_audio(self, ulaw: bytes) -> None:
+        await self.send(json.loads(audio_append_json(ulaw)))
 
     async def events(self) -> AsyncIterator[RealtimeServerEvent]:
         while (event := await self._queue.get()) is not None:

@@ -96,6 +96,10 @@ class ReconnectingRealtimeClient:
         assert self._client is not None, "connect() first"
         await self._client.send(event)
 
+    async def append_audio(self, ulaw: bytes) -> None:
+        assert self._client is not None, "connect() first"
+        await self._client.append_audio(ulaw)
+
     async def events(self) -> AsyncIterator[RealtimeServerEvent]:
         while self._client is not None:
             async for event in self._client.events():

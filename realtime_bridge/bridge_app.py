@@ -1,0 +1,124 @@
+"""The bridge process: SIP calls in, one `Call` per answered call, flushed when it ends.
+
+This is the composition root of the container. Production and local runs differ only in what
+`BridgeDeps` holds (Lambda vs in-process invoker, AWS vs moto endpoints, OpenAI vs simulator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from realtime_bridge.call import Call, CallSettings
+from realtime_bridge.call_finalizer import CallEndedSink, finalize_call
+from realtime_bridge.call_journal import CallJournal
+from realtime_bridge.realtime.client import RealtimeClient
+from realtime_bridge.realtime.reconnect import HistoryTurn, ReconnectingRealtimeClient, SessionSeed
+from realtime_bridge.rtp.session import RtpSession
+from realtime_bridge.sip.events import CallInfo, EndReason
+from realtime_bridge.sip.server import Accept, Decision, Reject, SipServer
+from realtime_bridge.tool_invoker import ToolInvoker
+from voice_agent.archive_store import ArchiveStore
+from voice_agent.cost import Prices
+from voice_agent.decisions import CallbackSink, DecisionLog, DecisionSink, StreamSink
+from voice_agent.invocation import CallerHungUp, CallStarted
+from voice_agent.record_store import RecordStore, Turn
+from voice_agent.spec import AgentSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BridgeDeps:
+    spec: AgentSpec
+    store: RecordStore
+    archive: ArchiveStore
+    sink: CallEndedSink
+    invoker: ToolInvoker
+    realtime: Callable[[], RealtimeClient]
+    call_settings: CallSettings
+    prices: Prices = field(default_factory=Prices)
+    heartbeat_s: float = 15.0
+    decision_sinks: tuple[DecisionSink, ...] = field(default_factory=lambda: (StreamSink(sys.stdout),))
+    turn_listener: Callable[[Turn], None] | None = None  # e.g. the demo printing the call as it happens
+
+
+class CallRouter:
+    """The SIP server's CallHandler: it owns the map from SIP dialogs to running calls."""
+
+    def __init__(self, deps: BridgeDeps) -> None:
+        self.deps = deps
+        self.sip: SipServer | None = None
+        self.calls: dict[str, Call] = {}  # by SIP Call-ID
+        self.ids: dict[str, str] = {}  # SIP Call-ID -> our call id
+        self.finished: asyncio.Queue[str] = asyncio.Queue()  # our call ids, as their flush completes
+
+    async def on_offer(self, info: CallInfo) -> Decision:
+        # SIP Call-IDs carry hosts and odd characters; the record gets an id of our own.
+        call_id = f"CA{uuid.uuid4().hex}"
+        self.ids[info.call_id] = call_id
+        try:
+            reply = await self.deps.invoker.policy(CallStarted(call_id=call_id))
+        except Exception:
+            log.exception("could not start the record for %s", call_id)
+            return Reject(503)
+        return Accept() if reply.ok else Reject(503)
+
+    async def on_answered(self, info: CallInfo, media: RtpSession) -> None:
+        deps, call_id = self.deps, self.ids[info.call_id]
+        journal = CallJournal(deps.store, call_id, heartbeat_s=deps.heartbeat_s, on_turn=deps.turn_listener)
+        decisions = DecisionLog(*deps.decision_sinks, CallbackSink(journal.add_decision))
+        session_holder: dict[str, object] = {}
+
+        def seed() -> SessionSeed:
+            history = tuple(HistoryTurn(t.speaker, t.text) for t in journal.turns if t.speaker in ("caller", "agent"))
+            return SessionSeed(session=session_holder["session"], history=history, record_state="")  # type: ignore[arg-type]
+
+        model = ReconnectingRealtimeClient(deps.realtime, seed, call_id=call_id, decisions=decisions)
+        call = Call(
+            call_id,
+            deps.spec,
+            media,
+            model,
+            deps.invoker,
+            journal,
+            decisions,
+            hang_up=lambda: self._hang_up(info.call_id),
+            settings=deps.call_settings,
+        )
+        session_holder["session"] = call.session
+        self.calls[info.call_id] = call
+        try:
+            await call.run()
+        finally:
+            self.calls.pop(info.call_id, None)
+            self.ids.pop(info.call_id, None)
+            try:
+                await asyncio.to_thread(
+                    finalize_call, call_id, deps.store, deps.archive, deps.sink, call.usage, deps.prices
+                )
+            except Exception:  # the reaper and the per-turn store still hold the call
+                log.exception("could not finalise %s", call_id)
+            self.finished.put_nowait(call_id)
+
+    async def on_ended(self, info: CallInfo, reason: EndReason) -> None:
+        call = self.calls.get(info.call_id)
+        if call is not None:
+            await call.sip_ended(by_caller=reason is EndReason.REMOTE_BYE)
+            return
+        call_id = self.ids.pop(info.call_id, None)
+        if call_id is not None and reason is EndReason.CANCELLED:
+            # Started but never answered: the caller gave up while it rang.
+            await self.deps.invoker.policy(CallerHungUp(call_id=call_id))
+
+    def _hang_up(self, sip_call_id: str) -> None:
+        if self.sip is not None:
+            self.sip.hang_up(sip_call_id)
+
+    async def drain_calls(self) -> None:
+        """Past the drain deadline: ask the gate to close every call still running."""
+        await asyncio.gather(*(call.drain() for call in list(self.calls.values())), return_exceptions=True)

@@ -1,0 +1,107 @@
+"""Durable call state written as it happens: transcript turns and the liveness heartbeat.
+
+Writes go through a queue to one worker on a thread, so nothing on the audio path waits for
+DynamoDB, and a crash loses at most the turn in flight. The heartbeat marks the call live so the
+reaper can find calls whose container died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from voice_agent.decisions import DecisionLine
+from voice_agent.record_store import RecordStore, Turn
+
+log = logging.getLogger(__name__)
+
+
+class CallJournal:
+    def __init__(
+        self,
+        store: RecordStore,
+        call_id: str,
+        *,
+        heartbeat_s: float = 15.0,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        on_turn: Callable[[Turn], None] | None = None,
+    ) -> None:
+        self._on_turn = on_turn
+        self._store, self.call_id = store, call_id
+        self._heartbeat_s = heartbeat_s
+        self._clock_ms = clock_ms
+        self._t0 = time.monotonic()
+        self._queue: asyncio.Queue[Turn | DecisionLine | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.turns: list[Turn] = []
+        self._seq = 0
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._heartbeat())]
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self._t0) * 1000)
+
+    def add(
+        self,
+        speaker: str,
+        text: str,
+        *,
+        item_id: str | None = None,
+        interrupted: bool = False,
+        heard_ms: int | None = None,
+    ) -> Turn:
+        """Record a turn now; it is persisted in the background, in order."""
+        self._seq += 1
+        turn = Turn(
+            call_id=self.call_id,
+            seq=self._seq,
+            t_ms=self.elapsed_ms(),
+            speaker=speaker,  # type: ignore[arg-type]
+            text=text,
+            item_id=item_id,
+            interrupted=interrupted,
+            heard_ms=heard_ms,
+        )
+        self.turns.append(turn)
+        self._queue.put_nowait(turn)
+        if self._on_turn is not None:
+            self._on_turn(turn)
+        return turn
+
+    def add_decision(self, line: DecisionLine) -> None:
+        """A decision line, persisted in the background so the call's decisions reach S3."""
+        self._queue.put_nowait(line)
+
+    async def _writer(self) -> None:
+        while (entry := await self._queue.get()) is not None:
+            write = self._store.append_turn if isinstance(entry, Turn) else self._store.append_decision
+            try:
+                await asyncio.to_thread(write, entry)  # type: ignore[arg-type]
+            except Exception:  # a store hiccup must not end the call; the entry stays in memory
+                log.exception("could not persist %s for %s", type(entry).__name__, self.call_id)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self._store.heartbeat, self.call_id, self._clock_ms())
+            except Exception:
+                log.exception("heartbeat failed for %s", self.call_id)
+            await asyncio.sleep(self._heartbeat_s)
+
+    async def close(self) -> None:
+        """Flush every queued turn, stop the heartbeat."""
+        self._queue.put_nowait(None)
+        writer, heartbeat = self._tasks or (None, None)
+        if heartbeat is not None:
+            heartbeat.cancel()
+        if writer is not None:
+            await writer
+        if heartbeat is not None:
+            await asyncio.gather(heartbeat, return_exceptions=True)

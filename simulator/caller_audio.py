@@ -1,0 +1,71 @@
+"""The simulated caller's voice: each spoken turn as one mu-law utterance, ready before the call.
+
+Speech comes from ``simulator.speech`` (espeak-ng, flite, else the synthetic voice). With
+espeak-ng the caller gets a voice variant (``en+f3``) so a listener can tell it from the agent,
+which uses the plain voice. Engines pause at commas and full stops for up to ~300 ms, which a
+low-silence VAD (semantic "high": 250 ms) would split into two turns; the simulated model
+counts VAD segments as scenario turns, so pauses are capped and the edges trimmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from simulator import speech
+from simulator.mulaw import BYTES_PER_MS, rms_dbfs
+from simulator.scenario import Turn
+from simulator.vad import threshold_dbfs
+
+WINDOW_MS = 10  # the simulator VAD's frame
+LOUD_DBFS = threshold_dbfs(0.5)  # what the simulator's server VAD calls speech
+MAX_PAUSE_MS = 150  # below every VAD silence the bridge may configure (>= 200 ms)
+_SILENT_CODES = b"\xff\x7f"  # mu-law +0 and -0
+
+
+def is_loud(ulaw: bytes) -> bool:
+    """Speech by the same measure as the simulator's VAD; pure-silence frames skip the math."""
+    return bool(ulaw.strip(_SILENT_CODES)) and rms_dbfs(ulaw) > LOUD_DBFS
+
+
+def has_audio(ulaw: bytes) -> bool:
+    """Any non-zero sample: the far end sent audio rather than its idle silence."""
+    return bool(ulaw.strip(_SILENT_CODES))
+
+
+def tighten(ulaw: bytes, *, max_pause_ms: int = MAX_PAUSE_MS) -> bytes:
+    """Trim quiet edges and shorten every inner pause to ``max_pause_ms``: one VAD segment."""
+    window = WINDOW_MS * BYTES_PER_MS
+    chunks = [ulaw[i : i + window] for i in range(0, len(ulaw), window)]
+    loud = [is_loud(c) for c in chunks]
+    if not any(loud):
+        return ulaw
+    first = loud.index(True)
+    last = len(loud) - 1 - loud[::-1].index(True)
+    keep_quiet = max_pause_ms // WINDOW_MS
+    out = bytearray()
+    quiet_run = 0
+    for chunk, is_speech in zip(chunks[first : last + 1], loud[first : last + 1], strict=True):
+        quiet_run = 0 if is_speech else quiet_run + 1
+        if quiet_run <= keep_quiet:
+            out += chunk
+    return bytes(out)
+
+
+def caller_voice(language: str, engine: speech.Engine) -> str:
+    """The ``language`` argument speech.synthesize passes to ``espeak-ng -v``: a variant of the
+    scenario's language (any language takes one), ignored by flite and the synthetic voice."""
+    chosen = speech.available_engine() if engine == "auto" else engine
+    return f"{language}+f3" if chosen == "espeak-ng" else language
+
+
+async def prepare_turn_audio(
+    turns: Sequence[Turn], *, language: str, engine: speech.Engine = "auto"
+) -> list[bytes | None]:
+    """Audio per turn (None for a hang_up turn). Synthesis runs subprocesses: off the loop."""
+    voice = caller_voice(language, engine)
+
+    def render(text: str) -> bytes:
+        return tighten(speech.synthesize(text, engine, voice))
+
+    return [None if turn.say is None else await asyncio.to_thread(render, turn.say) for turn in turns]

@@ -1,0 +1,121 @@
+"""The whole product on one machine: moto (AWS), the OpenAI stand-in, and the real bridge.
+
+Same code as production; only endpoints differ: boto3 talks to moto's server on loopback, the
+openai SDK to the simulator's base URL, tool and policy calls go in-process with the Lambda
+event shapes, and CallEnded goes to the post-call pass in-process instead of through the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from realtime_bridge.bridge_app import BridgeDeps, CallRouter
+from realtime_bridge.call import CallSettings
+from realtime_bridge.realtime.client import OpenAIRealtimeClient
+from realtime_bridge.sip.config import SipConfig
+from realtime_bridge.sip.server import SipServer
+from realtime_bridge.tool_invoker import InProcessInvoker
+from simulator import server as simulator_server
+from simulator.scenario import Scenario
+from voice_agent.archive_store import ArchiveStore
+from voice_agent.call_runtime import CallRuntime
+from voice_agent.decisions import CallbackSink, DecisionLog, DecisionSink
+from voice_agent.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, start_local_stack
+from voice_agent.policy_service import PolicyService
+from voice_agent.post_call import BusPublisher, Reconciler
+from voice_agent.record_store import RecordStore, Turn
+from voice_agent.spec import AgentSpec, load_spec
+from voice_agent.tool_executor import ToolExecutor
+
+log = logging.getLogger(__name__)
+LOCAL_KEY = "sk-local-simulator"  # the stand-in wants a bearer token; never a real key
+POST_CALL_MODEL = "gpt-4.1-mini"
+
+
+class LocalPostCall:
+    """CallEnded, locally: the event goes on the (moto) bus and the post-call pass runs in-process."""
+
+    def __init__(self, bus: BusPublisher, reconciler: Reconciler) -> None:
+        self._bus, self._reconciler = bus, reconciler
+
+    def publish(self, detail_type: str, detail: dict[str, object]) -> None:
+        self._bus.publish(detail_type, detail)
+        if detail_type == "CallEnded":
+            outcome = self._reconciler.reconcile(str(detail["call_id"]))
+            log.info("post-call pass for %s: %s", detail["call_id"], outcome.status)
+
+
+@dataclass
+class LocalWorld:
+    spec: AgentSpec
+    stack: LocalStack
+    simulator: Any  # simulator.server.SimulatorHandle
+    router: CallRouter
+    sip: SipServer
+    store: RecordStore
+
+    @property
+    def sip_port(self) -> int:
+        return self.sip.sip_port
+
+    async def close(self) -> None:
+        await self.sip.close()
+        await self.simulator.close()
+        await asyncio.to_thread(self.stack.stop)
+
+
+async def start_local_world(
+    spec_path: str | Path,
+    scenario: Scenario | None = None,
+    *,
+    seed: int | None = None,
+    sip_port: int = 0,
+    transports: tuple[str, ...] = ("udp", "tcp"),
+    decision_sinks: tuple[DecisionSink, ...] = (),
+    speed: float = 4.0,
+    model: str | None = None,
+    turn_listener: Callable[[Turn], None] | None = None,
+) -> LocalWorld:
+    spec = load_spec(spec_path)
+    stack = await asyncio.to_thread(start_local_stack)
+    sim = await simulator_server.start(scenario=scenario, seed=seed, port=0, speed=speed)
+    store = RecordStore(stack.table)
+    archive = ArchiveStore(stack.client("s3"), LOCAL_BUCKET)
+    runtime = CallRuntime(spec=spec, store=store, log=DecisionLog(CallbackSink(store.append_decision), *decision_sinks))
+    bus = BusPublisher(stack.client("events"), LOCAL_BUS)
+    reconciler = Reconciler(
+        runtime=runtime,
+        archive=archive,
+        bus=bus,
+        llm=openai.OpenAI(api_key=LOCAL_KEY, base_url=sim.http_url, max_retries=0),
+        model=POST_CALL_MODEL,
+    )
+
+    def realtime() -> OpenAIRealtimeClient:
+        return OpenAIRealtimeClient(openai.AsyncOpenAI(api_key=LOCAL_KEY, base_url=sim.http_url))
+
+    deps = BridgeDeps(
+        spec=spec,
+        store=store,
+        archive=archive,
+        sink=LocalPostCall(bus, reconciler),
+        invoker=InProcessInvoker(ToolExecutor(runtime), PolicyService(runtime)),
+        realtime=realtime,
+        call_settings=CallSettings(model=model or spec.model),
+        heartbeat_s=5.0,
+        decision_sinks=decision_sinks,
+        turn_listener=turn_listener,
+    )
+    router = CallRouter(deps)
+    config = SipConfig(bind_host="127.0.0.1", sip_port=sip_port, transports=transports)  # type: ignore[arg-type]
+    sip = SipServer(config, router, public_ip="127.0.0.1")
+    router.sip = sip
+    await sip.start()
+    return LocalWorld(spec=spec, stack=stack, simulator=sim, router=router, sip=sip, store=store)

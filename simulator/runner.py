@@ -1,0 +1,123 @@
+"""One scenario through the whole local stack: a real SIP call over loopback, then the record.
+
+The simulated caller dials the bridge, speaks the scenario's turns as audio and hangs up or waits
+for the agent's BYE; the post-call pass runs; the result says what was captured, with which
+source and quote, what was said and decided, and whether the scenario's expectations hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from simulator.caller import SimulatedCaller
+from simulator.caller_result import CallerOptions, CallerResult, LatencySummary
+from simulator.local_world import start_local_world
+from simulator.scenario import Scenario, load_scenario
+from voice_agent.decisions import CallbackSink, DecisionLine
+from voice_agent.field_values import Valid, validate_value
+from voice_agent.record_store import Turn
+from voice_agent.record_view import CallRecord, build_record
+from voice_agent.spec import AgentSpec
+
+CALL_FLUSH_TIMEOUT_S = 60.0
+
+
+class Expectations(BaseModel):
+    passed: bool
+    failures: list[str]
+
+
+class SimulationResult(BaseModel):
+    scenario: str
+    call_id: str
+    record: CallRecord
+    transcript: list[Turn]
+    decisions: list[DecisionLine]
+    goodbyes: int
+    ended_by: Literal["agent", "caller"] | None
+    latency: LatencySummary
+    caller: CallerResult
+    expectations: Expectations
+
+
+def _norm(text: str) -> str:
+    return " ".join(
+        "".join(c for c in unicodedata.normalize("NFKC", text).casefold() if c.isalnum() or c == " ").split()
+    )
+
+
+def count_goodbyes(spec: AgentSpec, transcript: list[Turn]) -> int:
+    """Agent turns the caller heard from the closing onward: 1 means one goodbye, as promised."""
+    closing = _norm(spec.closing)
+    start = next((i for i, t in enumerate(transcript) if t.speaker == "agent" and _norm(t.text) == closing), None)
+    if start is None:
+        return 0
+    return sum(1 for t in transcript[start:] if t.speaker == "agent" and not (t.interrupted and (t.heard_ms or 0) == 0))
+
+
+def check_expectations(scenario: Scenario, spec: AgentSpec, result: dict[str, Any]) -> Expectations:
+    failures: list[str] = []
+    record: CallRecord = result["record"]
+    for name, expected in scenario.expect.record.items():
+        field = spec.field(name)
+        got = record.fields.get(name)
+        # Compare in the stored canonical form: "6175550142" is stored as "+16175550142".
+        want = validate_value(field, expected) if field else None
+        want_value = want.value if isinstance(want, Valid) else expected
+        if got is None or got.value != want_value:
+            failures.append(f"record.{name}: expected {want_value!r}, got {got.value if got else None!r}")
+    for name, source in scenario.expect.sources.items():
+        got = record.fields.get(name)
+        actual = got.source if got and got.status != "missing" else "missing"
+        if actual != source:
+            failures.append(f"sources.{name}: expected {source}, got {actual}")
+    if scenario.expect.goodbyes is not None and result["goodbyes"] != scenario.expect.goodbyes:
+        failures.append(f"goodbyes: expected {scenario.expect.goodbyes}, got {result['goodbyes']}")
+    if scenario.expect.ended_by is not None and result["ended_by"] != scenario.expect.ended_by:
+        failures.append(f"ended_by: expected {scenario.expect.ended_by}, got {result['ended_by']}")
+    return Expectations(passed=not failures, failures=failures)
+
+
+async def run_scenario(
+    scenario_path: str | Path,
+    *,
+    transport: Literal["udp", "tcp"] = "udp",
+    on_turn: Callable[[Turn], None] | None = None,
+    on_decision: Callable[[DecisionLine], None] | None = None,
+) -> SimulationResult:
+    scenario = load_scenario(scenario_path)
+    sinks = (CallbackSink(on_decision),) if on_decision else ()
+    world = await start_local_world(scenario.agent, scenario, decision_sinks=sinks, turn_listener=on_turn)
+    try:
+        caller = SimulatedCaller(scenario, "127.0.0.1", world.sip_port, options=CallerOptions(transport=transport))
+        caller_result = await caller.run()
+        call_id = await asyncio.wait_for(world.router.finished.get(), CALL_FLUSH_TIMEOUT_S)
+        return await asyncio.to_thread(_collect, world, scenario, str(scenario_path), call_id, caller_result)
+    finally:
+        await world.close()
+
+
+def _collect(world: Any, scenario: Scenario, name: str, call_id: str, caller: CallerResult) -> SimulationResult:
+    store, spec = world.store, world.spec
+    meta = store.get_call(call_id)
+    assert meta is not None, f"call {call_id} has no record"
+    record = build_record(spec, meta, store.get_fields(call_id))
+    transcript = store.turns(call_id)
+    ended_by = meta.ended_by if meta.ended_by in ("agent", "caller") else None
+    parts: dict[str, Any] = {"record": record, "goodbyes": count_goodbyes(spec, transcript), "ended_by": ended_by}
+    return SimulationResult(
+        scenario=name,
+        call_id=call_id,
+        transcript=transcript,
+        decisions=store.decisions(call_id),
+        latency=caller.latency,
+        caller=caller,
+        expectations=check_expectations(scenario, spec, parts),
+        **parts,
+    )
