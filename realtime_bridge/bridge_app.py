@@ -56,6 +56,7 @@ class CallRouter:
         self.calls: dict[str, Call] = {}  # by SIP Call-ID
         self.ids: dict[str, str] = {}  # SIP Call-ID -> our call id
         self.finished: asyncio.Queue[str] = asyncio.Queue()  # our call ids, as their flush completes
+        self.running: set[str] = set()  # answered calls not yet flushed
 
     async def on_offer(self, info: CallInfo) -> Decision:
         # SIP Call-IDs carry hosts and odd characters; the record gets an id of our own.
@@ -70,6 +71,7 @@ class CallRouter:
 
     async def on_answered(self, info: CallInfo, media: RtpSession) -> None:
         deps, call_id = self.deps, self.ids[info.call_id]
+        self.running.add(call_id)
         journal = CallJournal(deps.store, call_id, heartbeat_s=deps.heartbeat_s, on_turn=deps.turn_listener)
         decisions = DecisionLog(*deps.decision_sinks, CallbackSink(journal.add_decision))
         session_holder: dict[str, object] = {}
@@ -103,6 +105,7 @@ class CallRouter:
                 )
             except Exception:  # the reaper and the per-turn store still hold the call
                 log.exception("could not finalise %s", call_id)
+            self.running.discard(call_id)
             self.finished.put_nowait(call_id)
 
     async def on_ended(self, info: CallInfo, reason: EndReason) -> None:

@@ -98,6 +98,8 @@ class Call:
         self._pending: deque[ExactRequest] = deque()
         self._sent_exact: dict[str, ExactRequest] = {}  # purpose -> asked for, response not yet created
         self._last_exact: ExactRequest | None = None
+        self._transcripts: dict[str, list[str]] = {}  # item id -> transcript deltas so far
+        self._staged: list[str] = []  # agent items done generating, not yet fully heard
         self._calls: list[tuple[str, str, str]] = []  # (call id, name, arguments) of this response
         self._workers: set[asyncio.Task[None]] = set()
         self._busy = 0  # tool rounds / verifications in flight: no idle prompt meanwhile
@@ -133,6 +135,7 @@ class Call:
                 elif task.get_name() != "ended":
                     log.info("call %s: %s ended first", self.call_id, task.get_name())
         finally:
+            self._write_heard_turns(final=True)
             if not self._ended.is_set():
                 self._bye()  # the call broke on our side: never leave a caller on an open line
             for task in [uplink, *tasks, *self._workers]:
@@ -188,6 +191,8 @@ class Call:
         elif kind == "conversation.item.input_audio_transcription.completed":
             if event.transcript.strip():
                 self.journal.add("caller", event.transcript.strip(), item_id=event.item_id)
+        elif kind == "response.output_audio_transcript.delta":
+            self._transcripts.setdefault(event.item_id, []).append(event.delta)
         elif kind == "response.function_call_arguments.done":
             self._calls.append((event.call_id, event.name, event.arguments))
         elif kind == "response.done":
@@ -206,6 +211,9 @@ class Call:
             return
         audio = base64.b64decode(delta)
         self.playback.generated(item_id, response_id, len(audio))
+        item = self.playback.items[item_id]
+        if item.started_ms is None:
+            item.started_ms = self.journal.elapsed_ms()
         self.media.send_audio(item_id, audio)
         self._last_activity_ms = self._now_ms()
 
@@ -228,7 +236,14 @@ class Call:
         self._idle_prompts = 0
         if self._closing_requested is not None:
             return  # the closing plays out; the caller is heard but not allowed to cut it
-        for cut in self.playback.cut(self.media.clear()):
+        cuts = self.playback.cut(self.media.clear())
+        self._write_heard_turns()
+        for cut in cuts:
+            generated = self.playback.items[cut.item_id].generated_ms
+            self.decisions.record(
+                self.call_id, "intervention", "accept", f"barge-in: truncated at {cut.audio_end_ms} ms heard "
+                f"of {generated} ms generated",
+            )  # fmt: skip
             self._spawn(
                 self.model.send(
                     {
@@ -257,22 +272,53 @@ class Call:
         self._flush_exact()
 
     def _record_agent_turns(self, response: Any) -> str:
-        """One agent turn per audio message, with what the caller heard; returns the played text."""
+        """Stage one agent turn per audio message; it is written once the caller has heard it
+        (played out, cut by barge-in, or dropped), so `heard_ms` says what reached the caller.
+        Returns the text of the message that plays."""
         played = ""
         for item in response.output or []:
             if getattr(item, "type", None) != "message" or not item.id:
                 continue
             text = " ".join(getattr(c, "transcript", None) or "" for c in item.content or []).strip()
+            partial = "".join(self._transcripts.pop(item.id, [])).strip()
             audio = self.playback.items.get(item.id)
-            if audio is None or not text:
+            if audio is None:
                 continue
-            heard = 0 if audio.dropped else audio.heard_ms
-            self.journal.add(
-                "agent", text, item_id=item.id, interrupted=audio.interrupted or audio.dropped, heard_ms=heard
-            )
-            if not audio.dropped and not played:
-                played = text
+            audio.text = text or partial  # a cancelled item may carry only what streamed before the cut
+            self._staged.append(item.id)
+            if not (audio.interrupted or audio.dropped):
+                played = played or audio.text
+        self._write_heard_turns()
         return played
+
+    def _write_agent_turn(self, item_id: str) -> None:
+        audio = self.playback.items[item_id]
+        if not audio.text:
+            return
+        heard = 0 if audio.dropped else audio.heard_ms
+        self.journal.add(
+            "agent",
+            audio.text,
+            item_id=item_id,
+            interrupted=audio.interrupted or audio.dropped,
+            heard_ms=heard,
+            t_ms=audio.started_ms,
+        )
+        audio.text = None  # written once
+
+    def _write_heard_turns(self, *, final: bool = False) -> None:
+        # In order: a turn is written only after every turn staged before it (the transcript's seq
+        # follows what the caller heard, also for an item dropped behind one still playing).
+        while self._staged:
+            item_id = self._staged[0]
+            audio = self.playback.items[item_id]
+            played = self.media.played_ms(item_id)
+            if not (audio.interrupted or audio.dropped or played >= audio.generated_ms):
+                if not final:
+                    return
+                audio.interrupted, audio.heard_ms = True, played
+            self._write_agent_turn(item_id)
+            self._staged.pop(0)
 
     def _on_error(self, error: Any) -> None:
         log.warning("model error %s: %s", error.code, error.message)
@@ -376,6 +422,7 @@ class Call:
         while True:
             await asyncio.sleep(self.settings.tick_s)
             now = time.monotonic()
+            self._write_heard_turns()
             if self._closing_requested is not None:
                 self._check_teardown(now)
                 continue

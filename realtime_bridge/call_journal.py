@@ -56,13 +56,14 @@ class CallJournal:
         item_id: str | None = None,
         interrupted: bool = False,
         heard_ms: int | None = None,
+        t_ms: int | None = None,
     ) -> Turn:
         """Record a turn now; it is persisted in the background, in order."""
         self._seq += 1
         turn = Turn(
             call_id=self.call_id,
             seq=self._seq,
-            t_ms=self.elapsed_ms(),
+            t_ms=self.elapsed_ms() if t_ms is None else t_ms,
             speaker=speaker,  # type: ignore[arg-type]
             text=text,
             item_id=item_id,

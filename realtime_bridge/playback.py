@@ -20,6 +20,8 @@ class ItemAudio:
     interrupted: bool = False
     heard_ms: int | None = None  # set when cut short
     dropped: bool = False  # never played (a response after the closing, an extra goodbye)
+    started_ms: int | None = None  # call time of its first audio
+    text: str | None = None  # its transcript, once the response is done
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,18 +71,25 @@ class LocalWorld:
         await asyncio.to_thread(self.stack.stop)
 
 
-async def start_local_world(
+@dataclass
+class LocalParts:
+    spec: AgentSpec
+    stack: LocalStack
+    simulator: Any
+    deps: BridgeDeps
+
+
+async def start_local_parts(
     spec_path: str | Path,
     scenario: Scenario | None = None,
     *,
     seed: int | None = None,
-    sip_port: int = 0,
-    transports: tuple[str, ...] = ("udp", "tcp"),
     decision_sinks: tuple[DecisionSink, ...] = (),
     speed: float = 4.0,
     model: str | None = None,
     turn_listener: Callable[[Turn], None] | None = None,
-) -> LocalWorld:
+) -> LocalParts:
+    """moto + the OpenAI stand-in, and the bridge's dependencies wired to them."""
     spec = load_spec(spec_path)
     stack = await asyncio.to_thread(start_local_stack)
     sim = await simulator_server.start(scenario=scenario, seed=seed, port=0, speed=speed)
@@ -113,9 +120,44 @@ async def start_local_world(
         decision_sinks=decision_sinks,
         turn_listener=turn_listener,
     )
-    router = CallRouter(deps)
+    return LocalParts(spec=spec, stack=stack, simulator=sim, deps=deps)
+
+
+async def start_local_world(
+    spec_path: str | Path,
+    scenario: Scenario | None = None,
+    *,
+    sip_port: int = 0,
+    transports: tuple[str, ...] = ("udp", "tcp"),
+    **options: Any,
+) -> LocalWorld:
+    parts = await start_local_parts(spec_path, scenario, **options)
+    router = CallRouter(parts.deps)
     config = SipConfig(bind_host="127.0.0.1", sip_port=sip_port, transports=transports)  # type: ignore[arg-type]
     sip = SipServer(config, router, public_ip="127.0.0.1")
     router.sip = sip
     await sip.start()
-    return LocalWorld(spec=spec, stack=stack, simulator=sim, router=router, sip=sip, store=store)
+    return LocalWorld(
+        spec=parts.spec, stack=parts.stack, simulator=parts.simulator, router=router, sip=sip, store=parts.deps.store
+    )
+
+
+async def serve_local(spec_path: str | Path, sip_port: int, health_port: int) -> None:
+    """`voice-agent serve --local`: the production serving loop on the embedded stand-ins."""
+    from realtime_bridge.main import run_bridge  # the same loop production runs
+
+    parts = await start_local_parts(spec_path)
+    config = SipConfig(bind_host="127.0.0.1", sip_port=sip_port, transports=("udp", "tcp"))
+    print(
+        f"Local stack up: SIP on 127.0.0.1:{sip_port} (UDP and TCP), health on 127.0.0.1:{health_port}/health\n"
+        f"  AWS (moto):    {parts.stack.endpoint_url}\n"
+        f"  OpenAI (simulated, free mode): {parts.simulator.http_url}\n"
+        f"Call it with: python -m simulator.caller --scenario scenarios/riverside_happy_path.yaml --port {sip_port}\n"
+        "Ctrl-C drains and stops.",
+        flush=True,
+    )
+    try:
+        await run_bridge(parts.deps, config, "127.0.0.1", health_port, drain_deadline_s=30)
+    finally:
+        await parts.simulator.close()
+        await asyncio.to_thread(parts.stack.stop)

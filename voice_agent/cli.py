@@ -25,10 +25,37 @@ def _tools(args: argparse.Namespace) -> int:
     return 0
 
 
+# The CLI is the composition root: `demo`, `simulate` and `serve` start deployables (the bridge,
+# the simulator), so they are imported here lazily; the library itself never imports them.
 def _demo(args: argparse.Namespace) -> int:
+    from simulator.commands import demo
+
+    return demo(args.out)
+
+
+def _text_demo(args: argparse.Namespace) -> int:
     from .text_demo import run_text_demo
 
     return run_text_demo(args.out)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from simulator.commands import simulate
+
+    return simulate(args.scenario, args.json, "tcp" if args.tcp else "udp")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.local:
+        import asyncio
+
+        from simulator.local_world import serve_local
+
+        asyncio.run(serve_local(args.spec, args.sip_port, args.health_port))
+        return 0
+    from realtime_bridge.main import main as serve_main
+
+    return serve_main()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,9 +73,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="SPEC.yaml")
     p.set_defaults(run=_tools)
 
-    p = sub.add_parser("demo", help="walk one scripted call through the tools and the gate on the local stack")
+    p = sub.add_parser("demo", help="one full simulated phone call over SIP on the local stack (what `make demo` runs)")
     p.add_argument("--out", default=".local/demo", metavar="DIR", help="where to write transcript, record, decisions")
     p.set_defaults(run=_demo)
+
+    p = sub.add_parser("text-demo", help="the same policy walk without audio: scripted tool calls on the local stack")
+    p.add_argument("--out", default=".local/text-demo", metavar="DIR", help="where to write the files")
+    p.set_defaults(run=_text_demo)
+
+    p = sub.add_parser("simulate", help="run one scenario through the whole local stack; exit 0 when it holds")
+    p.add_argument("scenario", metavar="SCENARIO.yaml")
+    p.add_argument("--json", action="store_true", help="print the result as JSON instead of the live conversation")
+    p.add_argument("--tcp", action="store_true", help="place the SIP call over TCP (default UDP)")
+    p.set_defaults(run=_simulate)
+
+    p = sub.add_parser("serve", help="run the bridge (configuration from the environment; see README)")
+    p.add_argument("--local", action="store_true", help="on the embedded stand-ins: moto and the OpenAI simulator")
+    p.add_argument("--spec", default="agents/riverside_clinic.yaml", help="agent spec for --local")
+    p.add_argument("--sip-port", type=int, default=5060, help="SIP port for --local (UDP and TCP)")
+    p.add_argument("--health-port", type=int, default=8080, help="health port for --local")
+    p.set_defaults(run=_serve)
 
     calls_cli.register(sub)
     return parser

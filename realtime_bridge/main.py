@@ -1,0 +1,148 @@
+"""`voice-agent serve`: the bridge container's entry point. Configuration comes from the
+environment (set by the CDK stack), is validated once at boot, and a bad value stops the
+process with one line. SIGTERM drains: new calls get 503, active calls continue until the
+drain deadline, then get the closing and BYE, with everything flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Mapping
+from ipaddress import IPv4Address, IPv4Network
+from typing import Literal
+
+import boto3
+import openai
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from realtime_bridge.bridge_app import BridgeDeps, CallRouter
+from realtime_bridge.call import CallSettings
+from realtime_bridge.net.discovery import resolve_public_ip
+from realtime_bridge.net.health import HealthServer, HealthStatus
+from realtime_bridge.realtime.client import OpenAIRealtimeClient
+from realtime_bridge.sip.config import SipConfig
+from realtime_bridge.sip.server import SipServer
+from realtime_bridge.tool_invoker import LambdaInvoker
+from voice_agent.archive_store import ArchiveStore
+from voice_agent.post_call import BusPublisher
+from voice_agent.record_store import RecordStore
+from voice_agent.spec import load_spec
+
+log = logging.getLogger("realtime_bridge")
+
+
+class BridgeSettings(BaseModel):
+    """Every setting of the bridge, with the environment variable it comes from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["production", "development"] = "production"  # VOICE_AGENT_MODE
+    agent_spec_path: str  # AGENT_SPEC_PATH
+    realtime_model: str | None = None  # REALTIME_MODEL (default: the spec's model)
+    calls_table: str  # CALLS_TABLE
+    archive_bucket: str  # ARCHIVE_BUCKET
+    event_bus_name: str  # EVENT_BUS_NAME
+    tools_function_name: str  # TOOLS_FUNCTION_NAME
+    policy_function_name: str  # POLICY_FUNCTION_NAME
+    voice_connector_id: str | None = None  # VOICE_CONNECTOR_ID
+    sip_port: int = Field(5060, ge=1, le=65535)  # SIP_PORT
+    sip_transports: tuple[Literal["udp", "tcp"], ...] = ("tcp",)  # SIP_TRANSPORTS, comma separated
+    rtp_port_min: int = 10000  # RTP_PORT_MIN
+    rtp_port_max: int = 10999  # RTP_PORT_MAX
+    health_port: int = Field(8080, ge=1, le=65535)  # HEALTH_PORT
+    public_ip: IPv4Address | None = None  # PUBLIC_IP (else discovered on Fargate)
+    chime_signaling_cidrs: tuple[IPv4Network, ...] = ()  # CHIME_SIGNALING_CIDRS, comma separated
+    chime_media_cidrs: tuple[IPv4Network, ...] = ()  # CHIME_MEDIA_CIDRS (security groups use them)
+    drain_deadline_s: float = Field(600.0, gt=0)  # DRAIN_DEADLINE_S
+    openai_api_key: str = Field(min_length=1, repr=False)  # OPENAI_API_KEY (an ECS secret)
+    openai_base_url: str | None = None  # OPENAI_BASE_URL (unset: the real API)
+
+
+_LISTS = {"sip_transports", "chime_signaling_cidrs", "chime_media_cidrs"}
+
+
+def settings_from_env(env: Mapping[str, str]) -> BridgeSettings:
+    raw: dict[str, object] = {}
+    for name in BridgeSettings.model_fields:
+        var = "VOICE_AGENT_MODE" if name == "mode" else name.upper()
+        value = env.get(var)
+        if value:
+            raw[name] = tuple(v.strip() for v in value.split(",") if v.strip()) if name in _LISTS else value
+    try:
+        return BridgeSettings.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "configuration"
+        var = "VOICE_AGENT_MODE" if name == "mode" else name.upper()
+        raise SystemExit(f"error: {var}: {first['msg']}") from None
+
+
+async def serve(settings: BridgeSettings) -> None:
+    spec = load_spec(settings.agent_spec_path)
+    production = settings.mode == "production"
+    sip_config = SipConfig(
+        sip_port=settings.sip_port,
+        transports=settings.sip_transports,
+        public_ip=settings.public_ip,
+        rtp_port_min=settings.rtp_port_min,
+        rtp_port_max=settings.rtp_port_max,
+        allowed_sources=settings.chime_signaling_cidrs or None,
+        voice_connector_id=settings.voice_connector_id,
+        production=production,
+    )
+    public_ip = await asyncio.to_thread(resolve_public_ip, sip_config)
+    table = boto3.resource("dynamodb").Table(settings.calls_table)
+    openai_client = openai.AsyncOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url)
+    deps = BridgeDeps(
+        spec=spec,
+        store=RecordStore(table),
+        archive=ArchiveStore(boto3.client("s3"), settings.archive_bucket),
+        sink=BusPublisher(boto3.client("events"), settings.event_bus_name),
+        invoker=LambdaInvoker(boto3.client("lambda"), settings.tools_function_name, settings.policy_function_name),
+        realtime=lambda: OpenAIRealtimeClient(openai_client),
+        call_settings=CallSettings(model=settings.realtime_model or spec.model),
+    )
+    await run_bridge(deps, sip_config, public_ip, settings.health_port, settings.drain_deadline_s)
+
+
+async def run_bridge(
+    deps: BridgeDeps, sip_config: SipConfig, public_ip: str, health_port: int, drain_deadline_s: float
+) -> None:
+    """Serve calls until SIGTERM (or SIGINT), then drain: shared by production and `serve --local`."""
+    router = CallRouter(deps)
+    sip = SipServer(sip_config, router, public_ip=public_ip)
+    router.sip = sip
+    await sip.start()
+    health = HealthServer(lambda: HealthStatus(healthy=True, draining=sip.draining))
+    await health.start(sip_config.bind_host, health_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "bridge ready: SIP %s:%s, health :%s, public IP %s", sip_config.bind_host, sip.sip_port, health.port, public_ip
+    )
+    try:
+        await stop.wait()
+        sip.drain()  # OPTIONS and new INVITEs get 503 from now on; the NLB stops sending new calls
+        log.info("draining %d active calls (deadline %.0f s)", sip.active_calls, drain_deadline_s)
+        try:
+            await asyncio.wait_for(sip.wait_idle(), drain_deadline_s)
+        except TimeoutError:
+            await router.drain_calls()  # the gate plays the closing, then each call hangs up
+            await asyncio.wait_for(sip.wait_idle(), deps.spec.limits.closing_teardown_ms / 1000 + 10)
+        while router.running:
+            await asyncio.sleep(0.1)  # let the last calls flush their transcripts and events
+    finally:
+        await health.close()
+        await sip.close()
+
+
+def main(env: Mapping[str, str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(message)s")
+    settings = settings_from_env(os.environ if env is None else env)
+    asyncio.run(serve(settings))
+    return 0

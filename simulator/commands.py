@@ -1,0 +1,114 @@
+"""`voice-agent demo` and `voice-agent simulate`: one scenario over a real loopback SIP call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from simulator.runner import SimulationResult, run_scenario
+from simulator.scenario import ScenarioError
+from voice_agent.archive_store import archive_key
+from voice_agent.record_store import Turn
+
+DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "riverside_demo.yaml"
+
+
+def _print_turn(turn: Turn, out: TextIO) -> None:
+    cut = f"   [cut off: heard {turn.heard_ms} ms]" if turn.interrupted and turn.heard_ms else ""
+    if turn.interrupted and turn.heard_ms == 0:
+        cut = "   [never played]"
+    out.write(f"  {turn.t_ms / 1000:6.1f}s  {turn.speaker:<6}  {turn.text}{cut}\n")
+    out.flush()
+
+
+def print_summary(result: SimulationResult, out: TextIO) -> None:
+    out.write("\nRecord (value, source, quote):\n")
+    for name, f in result.record.fields.items():
+        value = f.value if f.status == "value" else f"declined: {f.quote!r}" if f.status == "declined" else "—"
+        quote = f"  quote: {f.quote!r} (turn {f.turn_seq})" if f.source == "backfill" and f.quote else ""
+        out.write(f"  {name:<22} {value!s:<45} {f.source or '':<9}{quote}\n")
+    out.write(f"  {'category / provider':<22} {result.record.category} / {result.record.provider}\n")
+    cost = f"${result.record.cost_usd:.4f}" if result.record.cost_usd is not None else "n/a"
+    out.write(f"  ended by {result.ended_by}, goodbyes heard: {result.goodbyes}, estimated model cost {cost}\n")
+    out.write(
+        f"  caller-perceived response time: p50 {result.latency.p50_ms} ms, max {result.latency.max_ms} ms "
+        f"over {result.latency.count} turns (includes the VAD's end-of-turn silence)\n"
+    )
+    out.write("\nDecisions (one JSON line each, values masked):\n")
+    for line in result.decisions:
+        out.write("  " + line.to_json() + "\n")
+    verdict = "hold" if result.expectations.passed else "FAIL"
+    out.write(f"\nExpectations {verdict}" + "".join(f"\n  - {f}" for f in result.expectations.failures) + "\n")
+
+
+def _write_files(result: SimulationResult, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    started = result.record.started_ms
+    files = {
+        archive_key("transcripts", result.call_id, started): "".join(
+            t.model_dump_json() + "\n" for t in result.transcript
+        ),
+        archive_key("records", result.call_id, started): result.record.model_dump_json(indent=2) + "\n",
+        archive_key("decisions", result.call_id, started): "".join(d.to_json() + "\n" for d in result.decisions),
+    }
+    written = []
+    for key, body in files.items():
+        path = folder / key.split("/")[0] / Path(key).name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+        written.append(path)
+    return written
+
+
+async def _run(path: Path, live: bool, transport: str) -> SimulationResult:
+    on_turn = (lambda t: _print_turn(t, sys.stdout)) if live else None
+    return await run_scenario(path, transport=transport, on_turn=on_turn)  # type: ignore[arg-type]
+
+
+def _quiet_logs() -> None:
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+
+
+def simulate(scenario: str, as_json: bool, transport: str = "udp") -> int:
+    _quiet_logs()
+    path = Path(scenario)
+    if not path.is_file():
+        print(f"error: {scenario}: no such scenario file", file=sys.stderr)
+        return 2
+    if not as_json:
+        print(f"Simulating {path} over a real SIP call on 127.0.0.1 ({transport})...\n", flush=True)
+    try:
+        result = asyncio.run(_run(path, live=not as_json, transport=transport))
+    except ScenarioError as err:
+        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print_summary(result, sys.stdout)
+    return 0 if result.expectations.passed else 1
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+
+
+def demo(out_dir: str) -> int:
+    _quiet_logs()
+    print(
+        "The demo call: the whole local stack on 127.0.0.1 (moto for AWS, the OpenAI stand-in, the real bridge),\n"
+        "and a simulated caller who dials it over SIP and speaks the scenario's turns as audio.\n"
+        f"Scenario: {_shown(DEMO_SCENARIO)}"
+        "\n\nThe call, as it happens:\n",
+        flush=True,
+    )
+    result = asyncio.run(_run(DEMO_SCENARIO, live=True, transport="udp"))
+    print_summary(result, sys.stdout)
+    written = _write_files(result, Path(out_dir) / result.call_id)
+    print("\nFiles (the same layout as the S3 archive):")
+    for path in written:
+        print(f"  {path}")
+    return 0 if result.expectations.passed else 1
