@@ -116,7 +116,7 @@ async def run_bridge(
     sip = SipServer(sip_config, router, public_ip=public_ip)
     router.sip = sip
     await sip.start()
-    health = HealthServer(lambda: HealthStatus(healthy=True, draining=sip.draining))
+    health = HealthServer(lambda: HealthStatus(healthy=True, draining=sip.draining, active_calls=sip.active_calls))
     await health.start(sip_config.bind_host, health_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

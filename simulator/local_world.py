@@ -27,7 +27,7 @@ from simulator.scenario import Scenario
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.call_runtime import CallRuntime
 from voice_agent.decisions import CallbackSink, DecisionLog, DecisionSink
-from voice_agent.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, start_local_stack
+from voice_agent.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, attach_local_stack, start_local_stack
 from voice_agent.policy_service import PolicyService
 from voice_agent.post_call import BusPublisher, Reconciler
 from voice_agent.record_store import RecordStore, Turn
@@ -88,10 +88,16 @@ async def start_local_parts(
     speed: float = 4.0,
     model: str | None = None,
     turn_listener: Callable[[Turn], None] | None = None,
+    aws_endpoint: str | None = None,
 ) -> LocalParts:
-    """moto + the OpenAI stand-in, and the bridge's dependencies wired to them."""
+    """moto + the OpenAI stand-in, and the bridge's dependencies wired to them. With
+    `aws_endpoint`, an already running moto server (another process) holds the state."""
     spec = load_spec(spec_path)
-    stack = await asyncio.to_thread(start_local_stack)
+    stack = (
+        await asyncio.to_thread(attach_local_stack, aws_endpoint)
+        if aws_endpoint
+        else await asyncio.to_thread(start_local_stack)
+    )
     sim = await simulator_server.start(scenario=scenario, seed=seed, port=0, speed=speed)
     store = RecordStore(stack.table)
     archive = ArchiveStore(stack.client("s3"), LOCAL_BUCKET)
@@ -142,16 +148,25 @@ async def start_local_world(
     )
 
 
-async def serve_local(spec_path: str | Path, sip_port: int, health_port: int) -> None:
+async def serve_local(
+    spec_path: str | Path,
+    sip_port: int,
+    health_port: int,
+    *,
+    scenario: str | None = None,
+    aws_endpoint: str | None = None,
+) -> None:
     """`voice-agent serve --local`: the production serving loop on the embedded stand-ins."""
     from realtime_bridge.main import run_bridge  # the same loop production runs
+    from simulator.scenario import load_scenario
 
-    parts = await start_local_parts(spec_path)
+    script = load_scenario(scenario) if scenario else None
+    parts = await start_local_parts(script.agent if script else spec_path, script, aws_endpoint=aws_endpoint)
     config = SipConfig(bind_host="127.0.0.1", sip_port=sip_port, transports=("udp", "tcp"))
     print(
         f"Local stack up: SIP on 127.0.0.1:{sip_port} (UDP and TCP), health on 127.0.0.1:{health_port}/health\n"
         f"  AWS (moto):    {parts.stack.endpoint_url}\n"
-        f"  OpenAI (simulated, free mode): {parts.simulator.http_url}\n"
+        f"  OpenAI (simulated, {'scenario ' + scenario if scenario else 'free mode'}): {parts.simulator.http_url}\n"
         f"Call it with: python -m simulator.caller --scenario scenarios/riverside_happy_path.yaml --port {sip_port}\n"
         "Ctrl-C drains and stops.",
         flush=True,

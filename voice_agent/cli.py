@@ -51,7 +51,11 @@ def _serve(args: argparse.Namespace) -> int:
 
         from simulator.local_world import serve_local
 
-        asyncio.run(serve_local(args.spec, args.sip_port, args.health_port))
+        asyncio.run(
+            serve_local(
+                args.spec, args.sip_port, args.health_port, scenario=args.scenario, aws_endpoint=args.aws_endpoint
+            )
+        )
         return 0
     from realtime_bridge.main import main as serve_main
 
@@ -92,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", default="agents/riverside_clinic.yaml", help="agent spec for --local")
     p.add_argument("--sip-port", type=int, default=5060, help="SIP port for --local (UDP and TCP)")
     p.add_argument("--health-port", type=int, default=8080, help="health port for --local")
+    p.add_argument("--scenario", help="--local: drive the simulated model with this scenario (default: free mode)")
+    p.add_argument("--aws-endpoint", help="--local: use this running moto server instead of starting one")
     p.set_defaults(run=_serve)
 
     calls_cli.register(sub)

@@ -1,0 +1,138 @@
+"""Every shipped scenario through the whole local stack: a real SIP call over loopback to the
+bridge, the simulated model misbehaving as the scenario says, the post-call pass, and the
+result checked against the scenario's expectations plus what each one is there to prove.
+
+All calls run at once (each in its own local world) to keep the suite fast; one more goes
+through the `voice-agent simulate --json --tcp` command line as a user runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simulator.runner import SimulationResult, run_scenario
+
+from ..conftest import ROOT
+
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+CLI_SCENARIO = ROOT / "scenarios" / "caller_hang_up.yaml"
+
+
+async def _all() -> tuple[dict[str, SimulationResult], subprocess.CompletedProcess[str]]:
+    cli = asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voice_agent.cli", "simulate", str(CLI_SCENARIO), "--json", "--tcp",
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    proc = await cli
+    results, (out, err) = await asyncio.gather(
+        asyncio.gather(*(run_scenario(p) for p in SCENARIOS)), proc.communicate()
+    )
+    done = subprocess.CompletedProcess([], proc.returncode or 0, out.decode(), err.decode())
+    return {p.stem: r for p, r in zip(SCENARIOS, results, strict=True)}, done
+
+
+@pytest.fixture(scope="module")
+def runs() -> tuple[dict[str, SimulationResult], subprocess.CompletedProcess[str]]:
+    return asyncio.run(_all())
+
+
+@pytest.fixture(scope="module")
+def results(runs) -> dict[str, SimulationResult]:  # type: ignore[no-untyped-def]
+    return runs[0]
+
+
+@pytest.mark.parametrize("name", [p.stem for p in SCENARIOS])
+def test_scenario_expectations_hold(results: dict[str, SimulationResult], name: str) -> None:
+    result = results[name]
+    assert result.expectations.passed, result.expectations.failures
+    assert result.caller.answered and result.transcript[0].speaker == "agent"
+
+
+def _decisions(result: SimulationResult, kind: str) -> list[tuple[str, str]]:
+    return [(d.verdict, d.reason) for d in result.decisions if d.decision == kind]
+
+
+def test_forgotten_tool_call_is_left_for_the_post_call_pass(results: dict[str, SimulationResult]) -> None:
+    result = results["forgotten_tool_call"]
+    dob = result.record.fields["date_of_birth"]
+    assert (dob.source, dob.value) == ("backfill", "1960-07-12")
+    quoted = next(t for t in result.transcript if t.seq == dob.turn_seq)
+    assert quoted.speaker == "caller" and dob.quote and dob.quote.casefold() in quoted.text.casefold()
+    assert tuple(v for v, _ in _decisions(result, "backfill")) == ("accept",)
+
+
+def test_early_end_call_is_denied_then_allowed(results: dict[str, SimulationResult]) -> None:
+    verdicts = [v for v, _ in _decisions(results["early_end_call"], "end_call_gate")]
+    assert verdicts[0] == "deny" and verdicts.count("allow") == 1 and verdicts[-1] == "ended"
+
+
+def test_extra_goodbye_is_never_heard(results: dict[str, SimulationResult]) -> None:
+    result = results["extra_goodbye"]
+    assert result.goodbyes == 1
+    unplayed = [t for t in result.transcript if t.speaker == "agent" and t.interrupted and t.heard_ms == 0]
+    assert unplayed, "the model's second goodbye is in the transcript, marked as never played"
+    assert ("deny", "extra speech in an exact-words response") in _decisions(result, "intervention")
+
+
+def test_misread_digits_are_caught_and_corrected(results: dict[str, SimulationResult]) -> None:
+    result = results["misread_digits"]
+    assert [v for v, _ in _decisions(result, "readback")] == ["retry", "pass"]
+    readbacks = [t.text for t in result.transcript if t.speaker == "agent" and t.text[:1].isdigit()]
+    assert len(readbacks) == 2 and readbacks[0] != readbacks[1]
+    assert readbacks[1].replace(" ", "").replace(",", "") == "6175550111"
+
+
+def test_barge_in_truncates_at_what_the_caller_heard(results: dict[str, SimulationResult]) -> None:
+    result = results["barge_in"]
+    cut = [t for t in result.transcript if t.speaker == "agent" and t.interrupted and (t.heard_ms or 0) > 0]
+    assert len(cut) == 1
+    heard = cut[0].heard_ms or 0
+    # The caller starts 400 ms into the agent's turn; its VAD needs a moment to notice.
+    assert 400 <= heard < 1500
+    [(verdict, reason)] = [d for d in _decisions(result, "intervention") if "barge-in" in d[1]]
+    assert verdict == "accept" and f"truncated at {heard} ms heard" in reason
+
+
+def test_caller_hang_up_keeps_record_and_transcript(results: dict[str, SimulationResult]) -> None:
+    result = results["caller_hang_up"]
+    assert result.ended_by == "caller" and result.goodbyes == 0
+    assert result.record.fields["caller_name"].value == "Sam Green"
+    assert "callback_number" in result.record.missing_required
+    assert [t.speaker for t in result.transcript].count("caller") == 2
+
+
+def test_demo_scenario_shows_every_policy_at_once(results: dict[str, SimulationResult]) -> None:
+    result = results["riverside_demo"]
+    kinds = {(d.decision, d.verdict) for d in result.decisions}
+    assert {("end_call_gate", "deny"), ("readback", "retry"), ("intervention", "deny")} <= kinds
+    assert result.goodbyes == 1 and result.record.cost_usd and result.record.cost_usd > 0
+
+
+def test_simulate_command_prints_the_json_contract(runs) -> None:  # type: ignore[no-untyped-def]
+    done = runs[1]
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = json.loads(done.stdout)
+    assert {"call_id", "record", "transcript", "decisions", "goodbyes", "ended_by", "latency", "expectations"} <= set(
+        data
+    )
+    assert data["expectations"] == {"passed": True, "failures": []}
+    assert data["caller"]["transport"] == "tcp" and data["ended_by"] == "caller"
+    fields = data["record"]["fields"]
+    assert fields["caller_name"] == fields["caller_name"] | {"value": "Sam Green", "source": "live"}
+
+
+def test_simulate_accepts_scenarios_from_any_folder_and_fails_clearly(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("agent: nowhere.yaml\ncaller: {turns: [{say: hi}]}\n")
+    res = subprocess.run(
+        [sys.executable, "-m", "voice_agent.cli", "simulate", str(bad)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 2 and res.stderr.startswith("error:") and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
