@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/lambda_cold_import.py
+	$(BIN)/python bench/bridge_calls.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis cdk.out

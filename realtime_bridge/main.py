@@ -56,7 +56,9 @@ class BridgeSettings(BaseModel):
     public_ip: IPv4Address | None = None  # PUBLIC_IP (else discovered on Fargate)
     chime_signaling_cidrs: tuple[IPv4Network, ...] = ()  # CHIME_SIGNALING_CIDRS, comma separated
     chime_media_cidrs: tuple[IPv4Network, ...] = ()  # CHIME_MEDIA_CIDRS (security groups use them)
-    drain_deadline_s: float = Field(600.0, gt=0)  # DRAIN_DEADLINE_S
+    # DRAIN_DEADLINE_S: must end well inside ECS's stop timeout (120 s on Fargate) to leave room
+    # for the closing and BYE before SIGKILL.
+    drain_deadline_s: float = Field(90.0, gt=0)
     openai_api_key: str = Field(min_length=1, repr=False)  # OPENAI_API_KEY (an ECS secret)
     openai_base_url: str | None = None  # OPENAI_BASE_URL (unset: the real API)
 

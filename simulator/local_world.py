@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from simulator import server as simulator_server
 from simulator.scenario import Scenario
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.call_runtime import CallRuntime
-from voice_agent.decisions import CallbackSink, DecisionLog, DecisionSink
+from voice_agent.decisions import CallbackSink, DecisionLog, DecisionSink, StreamSink
 from voice_agent.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, attach_local_stack, start_local_stack
 from voice_agent.policy_service import PolicyService
 from voice_agent.post_call import BusPublisher, Reconciler
@@ -155,13 +156,19 @@ async def serve_local(
     *,
     scenario: str | None = None,
     aws_endpoint: str | None = None,
+    drain_deadline_s: float = 30.0,
 ) -> None:
     """`voice-agent serve --local`: the production serving loop on the embedded stand-ins."""
     from realtime_bridge.main import run_bridge  # the same loop production runs
     from simulator.scenario import load_scenario
 
     script = load_scenario(scenario) if scenario else None
-    parts = await start_local_parts(script.agent if script else spec_path, script, aws_endpoint=aws_endpoint)
+    parts = await start_local_parts(
+        script.agent if script else spec_path,
+        script,
+        aws_endpoint=aws_endpoint,
+        decision_sinks=(StreamSink(sys.stdout),),  # the operator sees every decision as a JSON line
+    )
     config = SipConfig(bind_host="127.0.0.1", sip_port=sip_port, transports=("udp", "tcp"))
     print(
         f"Local stack up: SIP on 127.0.0.1:{sip_port} (UDP and TCP), health on 127.0.0.1:{health_port}/health\n"
@@ -172,7 +179,7 @@ async def serve_local(
         flush=True,
     )
     try:
-        await run_bridge(parts.deps, config, "127.0.0.1", health_port, drain_deadline_s=30)
+        await run_bridge(parts.deps, config, "127.0.0.1", health_port, drain_deadline_s=drain_deadline_s)
     finally:
         await parts.simulator.close()
         await asyncio.to_thread(parts.stack.stop)

@@ -30,6 +30,9 @@ CONTAINER_NAME = "bridge"
 # Fargate's ceiling. ECS sends SIGTERM only after the NLB deregistration delay has drained the
 # task, so this covers the last closing line and BYE, not whole calls.
 STOP_TIMEOUT = Duration.seconds(120)
+# After SIGTERM the bridge lets calls run this long, then closes them through the gate; the rest
+# of STOP_TIMEOUT leaves room for the closing line, the BYE and the final flush.
+DRAIN_DEADLINE_S = 90
 
 
 class BridgeStack(Stack):
@@ -185,6 +188,7 @@ class BridgeStack(Stack):
                 "RTP_PORT_MIN": str(RTP_PORT_MIN),
                 "RTP_PORT_MAX": str(RTP_PORT_MAX),
                 "HEALTH_PORT": str(HEALTH_PORT),
+                "DRAIN_DEADLINE_S": str(DRAIN_DEADLINE_S),
                 "CHIME_SIGNALING_CIDRS": ",".join(config.signaling_cidrs),
                 "CHIME_MEDIA_CIDRS": ",".join(config.media_cidrs),
                 "POWERTOOLS_SERVICE_NAME": "voice-agent-bridge",

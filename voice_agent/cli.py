@@ -53,7 +53,12 @@ def _serve(args: argparse.Namespace) -> int:
 
         asyncio.run(
             serve_local(
-                args.spec, args.sip_port, args.health_port, scenario=args.scenario, aws_endpoint=args.aws_endpoint
+                args.spec,
+                args.sip_port,
+                args.health_port,
+                scenario=args.scenario,
+                aws_endpoint=args.aws_endpoint,
+                drain_deadline_s=args.drain_deadline,
             )
         )
         return 0
@@ -98,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--health-port", type=int, default=8080, help="health port for --local")
     p.add_argument("--scenario", help="--local: drive the simulated model with this scenario (default: free mode)")
     p.add_argument("--aws-endpoint", help="--local: use this running moto server instead of starting one")
+    p.add_argument("--drain-deadline", type=float, default=30.0, help="--local: seconds calls may run after SIGTERM")
     p.set_defaults(run=_serve)
 
     calls_cli.register(sub)
