@@ -21,7 +21,6 @@ FREE_REPLIES = (
     "Thank you. What else can I help you with?",
     "Got it. Is there anything else?",
 )
-MODEL_GOODBYE = "Thank you for calling. Goodbye."
 EXTRA_GOODBYE = "Goodbye, and take care!"
 
 
@@ -159,9 +158,9 @@ class ScriptedModel:
     def _after_tools(self, request: ResponseRequest, turns: list) -> list[Output]:
         knobs = self.scenario.model if self.scenario else None
         if any(name == "end_call" for name, _ in request.tool_outputs):
-            if self._all_heard(turns):
-                return [Say(MODEL_GOODBYE)]
-            self.ended = False  # the call goes on (the gate said no): it will try again later
+            # An allowed end_call is followed by the bridge's exact-words closing; a plain
+            # response.create here means the gate said no: follow its steering, no goodbye.
+            self.ended = False  # the call goes on: it will try again later
             return [Say(self._next_question(turns))]
         if "end_call" in request.declared_tools and not self.ended:
             if self._all_heard(turns):
