@@ -161,19 +161,7 @@ class RecordStore:
         if to_state == "ENDED":
             update += " REMOVE #live"  # leaves the live-calls index: the reaper stops looking
             names["#live"] = "live"
-        try:
-            self._table.update_item(
-                Key={"call_id": call_id, "sk": "META"},
-                UpdateExpression=update,
-                ConditionExpression="#v = :v",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as err:
-            if _conditional_failed(err):
-                return False
-            raise
-        return True
+        return self._update_meta_if(call_id, update, "#v = :v", names, values)
 
     def set_meta(self, call_id: str, **attrs: Any) -> None:
         names = {f"#a{i}": k for i, k in enumerate(attrs)}
@@ -220,37 +208,30 @@ class RecordStore:
     def claim_reconcile(self, call_id: str, token: str, now_ms: int, lease_until_ms: int, pass_version: int) -> bool:
         """Take the call's post-call pass: only if no pass of this version finished it, none failed
         holding it, and nobody holds an unexpired lease. Exactly one of concurrent claims wins."""
-        try:
-            self._table.update_item(
-                Key={"call_id": call_id, "sk": "META"},
-                UpdateExpression="SET #st = :running, #tok = :tok, #lease = :lease, #pass = :pass "
-                "ADD #att :one REMOVE #err",
-                ConditionExpression="attribute_exists(call_id) AND (attribute_not_exists(#st) OR #st = :failed "
-                "OR (#st = :running AND #lease < :now) OR (#st = :done AND #pass < :pass))",
-                ExpressionAttributeNames={
-                    "#st": "reconcile_state",
-                    "#tok": "reconcile_token",
-                    "#lease": "reconcile_lease_ms",
-                    "#pass": "reconcile_pass",
-                    "#att": "reconcile_attempts",
-                    "#err": "reconcile_error",
-                },
-                ExpressionAttributeValues={
-                    ":running": "running",
-                    ":failed": "failed",
-                    ":done": "reconciled",
-                    ":tok": token,
-                    ":lease": lease_until_ms,
-                    ":pass": pass_version,
-                    ":now": now_ms,
-                    ":one": 1,
-                },
-            )
-        except ClientError as err:
-            if _conditional_failed(err):
-                return False
-            raise
-        return True
+        return self._update_meta_if(
+            call_id,
+            "SET #st = :running, #tok = :tok, #lease = :lease, #pass = :pass ADD #att :one REMOVE #err",
+            "attribute_exists(call_id) AND (attribute_not_exists(#st) OR #st = :failed "
+            "OR (#st = :running AND #lease < :now) OR (#st = :done AND #pass < :pass))",
+            {
+                "#st": "reconcile_state",
+                "#tok": "reconcile_token",
+                "#lease": "reconcile_lease_ms",
+                "#pass": "reconcile_pass",
+                "#att": "reconcile_attempts",
+                "#err": "reconcile_error",
+            },
+            {
+                ":running": "running",
+                ":failed": "failed",
+                ":done": "reconciled",
+                ":tok": token,
+                ":lease": lease_until_ms,
+                ":pass": pass_version,
+                ":now": now_ms,
+                ":one": 1,
+            },
+        )
 
     def finish_reconcile(self, call_id: str, token: str, state: ReconcileState, **attrs: Any) -> bool:
         """Record the pass's outcome, only if this pass (`token`) still holds the claim."""
@@ -260,11 +241,17 @@ class RecordStore:
         for i, (key, val) in enumerate(attrs.items()):
             names[f"#a{i}"], values[f":a{i}"] = key, val
             sets.append(f"#a{i} = :a{i}")
+        return self._update_meta_if(call_id, "SET " + ", ".join(sets) + " REMOVE #lease", "#tok = :tok", names, values)
+
+    def _update_meta_if(
+        self, call_id: str, update: str, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> bool:
+        """One conditional update of the call's META item; False when the condition did not hold."""
         try:
             self._table.update_item(
                 Key={"call_id": call_id, "sk": "META"},
-                UpdateExpression="SET " + ", ".join(sets) + " REMOVE #lease",
-                ConditionExpression="#tok = :tok",
+                UpdateExpression=update,
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
