@@ -83,16 +83,19 @@ class SipServer:
         return self._core
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        port = self.config.sip_port
-        if "udp" in self.config.transports:
-            _, self._udp = await loop.create_datagram_endpoint(
-                lambda: UdpTransport(self._on_message), local_addr=(self.config.bind_host, port)
-            )
-            port = self._udp.port
-        if "tcp" in self.config.transports:
-            self._tcp = TcpTransport(self._on_message, self.config.source_allowed)
-            port = await self._tcp.listen(self.config.bind_host, port)
+        # With port 0 the UDP socket picks the number and TCP must get the same one; another
+        # socket may already hold it for TCP, so pick again (a configured port fails at once).
+        attempts = 20 if self.config.sip_port == 0 else 1
+        for attempt in range(attempts):
+            try:
+                port = await self._listen(self.config.sip_port)
+                break
+            except OSError:
+                if self._udp is not None:
+                    self._udp.close()
+                    self._udp = None
+                if attempt == attempts - 1:
+                    raise
         self.sip_port = port
         self._core = UasCore(
             self.config,
@@ -101,6 +104,18 @@ class SipServer:
             media_host=self.public_ip,
         )
         log.info("SIP listening on %s:%s %s", self.config.bind_host, port, self.config.transports)
+
+    async def _listen(self, port: int) -> int:
+        loop = asyncio.get_running_loop()
+        if "udp" in self.config.transports:
+            _, self._udp = await loop.create_datagram_endpoint(
+                lambda: UdpTransport(self._on_message), local_addr=(self.config.bind_host, port)
+            )
+            port = self._udp.port
+        if "tcp" in self.config.transports:
+            self._tcp = TcpTransport(self._on_message, self.config.source_allowed)
+            port = await self._tcp.listen(self.config.bind_host, port)
+        return port
 
     # ---- control -----------------------------------------------------------------------------
     def hang_up(self, call_id: str) -> None:
