@@ -369,6 +369,14 @@ class UasCore:
             content_type="application/sdp" if body else None,
         )
 
+    @staticmethod
+    def _final(
+        req: SipRequest, source: Peer, status: int, to_tag: str | None, extra: list[tuple[str, str]] | None
+    ) -> tuple[bytes, Peer]:
+        """A final response's bytes and where they go (Via routing: received/rport)."""
+        resp = build_response(req, status, source, to_tag=to_tag or new_tag(), extra=extra)
+        return serialize(resp), response_destination(req, source)
+
     def _reply_once(
         self,
         req: SipRequest,
@@ -381,8 +389,7 @@ class UasCore:
         extra: list[tuple[str, str]] | None = None,
     ) -> list[Output]:
         """Final response to a non-INVITE request, remembered for its retransmissions (timer J)."""
-        resp = build_response(req, status, source, to_tag=to_tag or new_tag(), extra=extra)
-        data, dest = serialize(resp), response_destination(req, source)
+        data, dest = self._final(req, source, status, to_tag, extra)
         linger = 0.0 if source.transport == "tcp" else 64 * self.config.t1
         if branch and linger:
             self._cache[(branch, req.method)] = CachedResponse(data, dest, now + linger)
@@ -399,8 +406,7 @@ class UasCore:
         to_tag: str | None = None,
         extra: list[tuple[str, str]] | None = None,
     ) -> list[Output]:
-        resp = build_response(req, status, source, to_tag=to_tag or new_tag(), extra=extra)
-        data, dest = serialize(resp), response_destination(req, source)
+        data, dest = self._final(req, source, status, to_tag, extra)
         self._rejects[branch] = self._retransmit(data, dest, now, always=False)
         return [Transmit(data, dest)]
 
