@@ -23,8 +23,9 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 def _check(name: str, actual: object) -> None:
     path = SNAPSHOTS / name
     text = json.dumps(actual, indent=2, ensure_ascii=False) + "\n"
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not path.exists():
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         path.write_text(text)
+    assert path.exists(), f"{name} is missing: UPDATE_SNAPSHOTS=1 writes it, then review and commit it"
     assert path.read_text() == text, f"{name} changed: review it, then UPDATE_SNAPSHOTS=1 to accept"
 
 
