@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import openai
 
@@ -72,6 +74,29 @@ class LocalWorld:
         await asyncio.to_thread(self.stack.stop)
 
 
+@dataclass(frozen=True)
+class ModelTarget:
+    """Where `serve --local` sends model traffic when it is not the embedded stand-in."""
+
+    base_url: str | None  # None: the real service
+    api_key: str = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.base_url or "the real service (OPENAI_API_KEY)"
+
+
+def model_target(base_url: str | None, env: Mapping[str, str] = os.environ) -> ModelTarget | None:
+    """`--openai-base-url` wins; else OPENAI_API_KEY means the real service; else None (the stand-in).
+    A real key is never sent to a loopback URL (a bench's fake model, a developer's proxy in a test)."""
+    key = env.get("OPENAI_API_KEY") or ""
+    if base_url:
+        host = urlsplit(base_url).hostname or ""
+        loopback = host in ("localhost", "::1") or host.startswith("127.")
+        return ModelTarget(base_url, LOCAL_KEY if loopback or not key else key)
+    return ModelTarget(None, key) if key else None
+
+
 @dataclass
 class LocalParts:
     spec: AgentSpec
@@ -90,16 +115,19 @@ async def start_local_parts(
     model: str | None = None,
     turn_listener: Callable[[Turn], None] | None = None,
     aws_endpoint: str | None = None,
+    target: ModelTarget | None = None,
 ) -> LocalParts:
     """moto + the OpenAI stand-in, and the bridge's dependencies wired to them. With
-    `aws_endpoint`, an already running moto server (another process) holds the state."""
+    `aws_endpoint`, an already running moto server (another process) holds the state; with
+    `target`, the model (realtime and post-call) is that endpoint and no stand-in starts."""
     spec = load_spec(spec_path)
     stack = (
         await asyncio.to_thread(attach_local_stack, aws_endpoint)
         if aws_endpoint
         else await asyncio.to_thread(start_local_stack)
     )
-    sim = await simulator_server.start(scenario=scenario, seed=seed, port=0, speed=speed)
+    sim = None if target else await simulator_server.start(scenario=scenario, seed=seed, port=0, speed=speed)
+    base_url, api_key = (target.base_url, target.api_key) if target else (sim.http_url, LOCAL_KEY)
     store = RecordStore(stack.table)
     archive = ArchiveStore(stack.client("s3"), LOCAL_BUCKET)
     runtime = CallRuntime(spec=spec, store=store, log=DecisionLog(CallbackSink(store.append_decision), *decision_sinks))
@@ -108,12 +136,12 @@ async def start_local_parts(
         runtime=runtime,
         archive=archive,
         bus=bus,
-        llm=openai.OpenAI(api_key=LOCAL_KEY, base_url=sim.http_url, max_retries=0),
+        llm=openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0),
         model=POST_CALL_MODEL,
     )
 
     def realtime() -> OpenAIRealtimeClient:
-        return OpenAIRealtimeClient(openai.AsyncOpenAI(api_key=LOCAL_KEY, base_url=sim.http_url))
+        return OpenAIRealtimeClient(openai.AsyncOpenAI(api_key=api_key, base_url=base_url))
 
     deps = BridgeDeps(
         spec=spec,
@@ -157,23 +185,34 @@ async def serve_local(
     scenario: str | None = None,
     aws_endpoint: str | None = None,
     drain_deadline_s: float = 30.0,
+    openai_base_url: str | None = None,
+    max_calls: int | None = None,
 ) -> None:
-    """`voice-agent serve --local`: the production serving loop on the embedded stand-ins."""
+    """`voice-agent serve --local`: the production serving loop on the embedded stand-ins (or on
+    the model endpoint `model_target` picks)."""
     from realtime_bridge.main import run_bridge  # the same loop production runs
     from simulator.scenario import load_scenario
 
     script = load_scenario(scenario) if scenario else None
+    target = None if script else model_target(openai_base_url)  # a scenario drives the stand-in
     parts = await start_local_parts(
         script.agent if script else spec_path,
         script,
         aws_endpoint=aws_endpoint,
         decision_sinks=(StreamSink(sys.stdout),),  # the operator sees every decision as a JSON line
+        target=target,
     )
-    config = SipConfig(bind_host="127.0.0.1", sip_port=sip_port, transports=("udp", "tcp"))
+    limits = {"max_calls": max_calls} if max_calls else {}
+    config = SipConfig(bind_host="127.0.0.1", sip_port=sip_port, transports=("udp", "tcp"), **limits)
+    model_line = (
+        f"  OpenAI:        {target.label}"
+        if target
+        else f"  OpenAI (simulated, {'scenario ' + scenario if scenario else 'free mode'}): {parts.simulator.http_url}"
+    )
     print(
         f"Local stack up: SIP on 127.0.0.1:{sip_port} (UDP and TCP), health on 127.0.0.1:{health_port}/health\n"
         f"  AWS (moto):    {parts.stack.endpoint_url}\n"
-        f"  OpenAI (simulated, {'scenario ' + scenario if scenario else 'free mode'}): {parts.simulator.http_url}\n"
+        f"{model_line} (max {config.max_calls} calls)\n"
         f"Call it with: python -m simulator.caller --scenario scenarios/riverside_happy_path.yaml --port {sip_port}\n"
         "Ctrl-C drains and stops.",
         flush=True,
@@ -181,5 +220,6 @@ async def serve_local(
     try:
         await run_bridge(parts.deps, config, "127.0.0.1", health_port, drain_deadline_s=drain_deadline_s)
     finally:
-        await parts.simulator.close()
+        if parts.simulator is not None:
+            await parts.simulator.close()
         await asyncio.to_thread(parts.stack.stop)

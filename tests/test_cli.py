@@ -60,3 +60,30 @@ def test_missing_spec_file_is_a_clear_error() -> None:
     res = _run("tools", "no/such/spec.yaml")
     assert res.returncode == 2
     assert res.stderr.startswith("error: no/such/spec.yaml: cannot read the file")
+
+
+def test_serve_local_refuses_a_scenario_with_another_model_endpoint_in_one_line() -> None:
+    res = _run("serve", "--local", "--scenario", "scenarios/riverside_happy_path.yaml", "--openai-base-url", "http://x")
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [
+        "error: --scenario drives the simulated model; it cannot go with --openai-base-url"
+    ]
+
+
+def test_serve_local_max_calls_must_be_positive() -> None:
+    res = _run("serve", "--local", "--max-calls", "0")
+    assert res.returncode == 2 and "must be at least 1" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_serve_local_model_target_never_sends_a_real_key_to_loopback() -> None:
+    from simulator.local_world import LOCAL_KEY, model_target
+
+    real = {"OPENAI_API_KEY": "sk-real"}
+    assert model_target(None, {}) is None  # the embedded stand-in
+    service = model_target(None, real)
+    assert service is not None and service.base_url is None and service.api_key == "sk-real"
+    local = model_target("http://127.0.0.1:9/v1", real)
+    assert local is not None and local.base_url == "http://127.0.0.1:9/v1" and local.api_key == LOCAL_KEY
+    proxy = model_target("https://proxy.example/v1", real)
+    assert proxy is not None and proxy.api_key == "sk-real"
+    assert "sk-real" not in repr(proxy)

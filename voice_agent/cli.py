@@ -46,6 +46,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.local and args.scenario and args.openai_base_url:
+        print("error: --scenario drives the simulated model; it cannot go with --openai-base-url", file=sys.stderr)
+        return 2
     if args.local:
         import asyncio
 
@@ -59,12 +62,21 @@ def _serve(args: argparse.Namespace) -> int:
                 scenario=args.scenario,
                 aws_endpoint=args.aws_endpoint,
                 drain_deadline_s=args.drain_deadline,
+                openai_base_url=args.openai_base_url,
+                max_calls=args.max_calls,
             )
         )
         return 0
     from realtime_bridge.main import main as serve_main
 
     return serve_main()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", help="--local: drive the simulated model with this scenario (default: free mode)")
     p.add_argument("--aws-endpoint", help="--local: use this running moto server instead of starting one")
     p.add_argument("--drain-deadline", type=float, default=30.0, help="--local: seconds calls may run after SIGTERM")
+    p.add_argument(
+        "--openai-base-url",
+        metavar="URL",
+        help="--local: the model endpoint (realtime and post-call) instead of the simulator; without it, "
+        "OPENAI_API_KEY in the environment means the real service",
+    )
+    p.add_argument("--max-calls", type=_positive_int, help="--local: concurrent calls before new ones get 503")
     p.set_defaults(run=_serve)
 
     calls_cli.register(sub)
