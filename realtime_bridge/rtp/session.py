@@ -2,6 +2,8 @@
 
 Outbound packets always go to the SDP ``c=``/``m=`` address (``remote``), never to the source
 of inbound packets. Inbound PCMU frames and DTMF digits come out of ``inbound()``.
+With an ``SrtpContext`` the edge protects every packet going out and unprotects every packet
+coming in before anything parses it; a packet that fails authentication or replays is dropped.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from realtime_bridge.rtp.dtmf import DtmfDigit, DtmfReceiver
 from realtime_bridge.rtp.packet import RtpParseError, parse_rtp
 from realtime_bridge.rtp.playout import PlayoutBuffer
 from realtime_bridge.rtp.sender import RtpSender
+from realtime_bridge.rtp.srtp import SrtpContext, SrtpError
 
 log = logging.getLogger(__name__)
 PCMU = 0
@@ -34,8 +37,16 @@ InboundEvent = AudioFrame | DtmfDigit
 
 
 class RtpSession(asyncio.DatagramProtocol):
-    def __init__(self, remote: tuple[str, int], *, telephone_event_pt: int | None, queue_frames: int) -> None:
+    def __init__(
+        self,
+        remote: tuple[str, int],
+        *,
+        telephone_event_pt: int | None,
+        queue_frames: int,
+        srtp: SrtpContext | None = None,
+    ) -> None:
         self.remote = remote
+        self.srtp = srtp
         self.telephone_event_pt = telephone_event_pt
         self.playout = PlayoutBuffer()
         self.sender = RtpSender(
@@ -52,6 +63,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self.packets_in = 0
         self.malformed_in = 0
         self.dropped_in = 0
+        self.rejected_in = 0  # SRTP: failed authentication or replayed
         self.local_port = 0
 
     @classmethod
@@ -62,11 +74,13 @@ class RtpSession(asyncio.DatagramProtocol):
         *,
         telephone_event_pt: int | None = 101,
         queue_frames: int = 250,
+        srtp: SrtpContext | None = None,
     ) -> RtpSession:
         """Start on an already bound socket (from ``RtpPortPool``); sending begins at once."""
         loop = asyncio.get_running_loop()
         _, session = await loop.create_datagram_endpoint(
-            lambda: cls(remote, telephone_event_pt=telephone_event_pt, queue_frames=queue_frames), sock=sock
+            lambda: cls(remote, telephone_event_pt=telephone_event_pt, queue_frames=queue_frames, srtp=srtp),
+            sock=sock,
         )
         session.local_port = sock.getsockname()[1]
         session.sender.start(loop.time())
@@ -103,14 +117,28 @@ class RtpSession(asyncio.DatagramProtocol):
         self._schedule()
 
     def _send(self, packet: memoryview) -> None:
-        if self._transport is not None and not self._closed:
+        if self._transport is None or self._closed:
+            return
+        if self.srtp is None:
             self._transport.sendto(packet, self.remote)
+            return
+        try:
+            self._transport.sendto(self.srtp.protect(packet.tobytes()), self.remote)
+        except SrtpError as exc:  # cannot happen for our own well-formed frames; never send clear
+            log.warning("RTP frame not sent: %s", exc)
 
     # ---- inbound -----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.srtp is not None:
+            try:
+                data = self.srtp.unprotect(data)
+            except SrtpError as exc:
+                self.rejected_in += 1
+                log.debug("SRTP from %s dropped: %s", addr, exc)
+                return
         try:
             packet = parse_rtp(data)
             if packet.payload_type == PCMU:
