@@ -24,6 +24,7 @@ class GateEvent(StrEnum):
     ESCAPE_VERIFIED = "escape_verified"  # the bridge reports idle/max-duration and the data agree
     CALLER_HUNG_UP = "caller_hung_up"
     SHUTDOWN = "shutdown"  # the bridge is draining and the call outlived the drain deadline
+    MODEL_LOST = "model_lost"  # no model session could be had: nobody can speak, so no closing
     CLOSING_PLAYED = "closing_played"  # the closing was heard and the teardown timer ran out
 
 
@@ -51,16 +52,19 @@ TABLE: dict[tuple[GateState, GateEvent], tuple[GateState, GateAction, Verdict]] 
     (ACTIVE, GateEvent.CALLER_HUNG_UP): (ENDED, GateAction.NONE, "ended"),
     (ACTIVE, GateEvent.SHUTDOWN): (CLOSING, GateAction.PLAY_CLOSING, "allow"),
     (ACTIVE, GateEvent.CLOSING_PLAYED): (ACTIVE, GateAction.NONE, "noop"),
+    (ACTIVE, GateEvent.MODEL_LOST): (ENDED, GateAction.HANG_UP, "ended"),
     **{(CLOSING, e): (CLOSING, GateAction.DENY_CLOSING, "deny") for e in _END_REQUESTS},
     (CLOSING, GateEvent.ESCAPE_VERIFIED): (CLOSING, GateAction.NONE, "noop"),
     (CLOSING, GateEvent.CALLER_HUNG_UP): (ENDED, GateAction.NONE, "ended"),
     (CLOSING, GateEvent.SHUTDOWN): (CLOSING, GateAction.NONE, "noop"),
     (CLOSING, GateEvent.CLOSING_PLAYED): (ENDED, GateAction.HANG_UP, "ended"),
+    (CLOSING, GateEvent.MODEL_LOST): (ENDED, GateAction.HANG_UP, "ended"),
     **{(ENDED, e): (ENDED, GateAction.DENY_ENDED, "deny") for e in _END_REQUESTS},
     (ENDED, GateEvent.ESCAPE_VERIFIED): (ENDED, GateAction.NONE, "noop"),
     (ENDED, GateEvent.CALLER_HUNG_UP): (ENDED, GateAction.NONE, "noop"),
     (ENDED, GateEvent.SHUTDOWN): (ENDED, GateAction.NONE, "noop"),
     (ENDED, GateEvent.CLOSING_PLAYED): (ENDED, GateAction.NONE, "noop"),
+    (ENDED, GateEvent.MODEL_LOST): (ENDED, GateAction.NONE, "noop"),
 }
 
 

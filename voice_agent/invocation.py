@@ -68,6 +68,14 @@ class BridgeDraining(_Event):
     call_id: CallId
 
 
+class ModelUnavailable(_Event):
+    """No realtime session could be opened, configured or kept: the call cannot go on."""
+
+    action: Literal["model_unavailable"] = "model_unavailable"
+    call_id: CallId
+    reason: Annotated[str, Field(max_length=300)]
+
+
 class ClosingPlayed(_Event):
     action: Literal["closing_played"] = "closing_played"
     call_id: CallId
@@ -81,7 +89,14 @@ class VerifyReadback(_Event):
 
 
 PolicyEvent = Annotated[
-    CallStarted | CallerHungUp | CallerIdle | MaxDuration | BridgeDraining | ClosingPlayed | VerifyReadback,
+    CallStarted
+    | CallerHungUp
+    | CallerIdle
+    | MaxDuration
+    | BridgeDraining
+    | ModelUnavailable
+    | ClosingPlayed
+    | VerifyReadback,
     Field(discriminator="action"),
 ]
 

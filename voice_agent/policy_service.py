@@ -14,6 +14,7 @@ from .invocation import (
     CallStarted,
     ClosingPlayed,
     MaxDuration,
+    ModelUnavailable,
     PolicyEvent,
     PolicyReply,
     VerifyReadback,
@@ -48,6 +49,8 @@ class PolicyService:
                 return self._gate(self.rt.gate.signal(event.call_id, GateEvent.ESCAPE_VERIFIED))
             case BridgeDraining():
                 return self._gate(self.rt.gate.signal(event.call_id, GateEvent.SHUTDOWN))
+            case ModelUnavailable():
+                return self._gate(self.rt.gate.signal(event.call_id, GateEvent.MODEL_LOST))
             case ClosingPlayed():
                 return self._gate(self.rt.gate.signal(event.call_id, GateEvent.CLOSING_PLAYED))
             case VerifyReadback():
