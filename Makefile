@@ -21,16 +21,19 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Style, types (strict on voice_agent/ and realtime_bridge/) and layering; config in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/lambda_cold_import.py
 	$(BIN)/python bench/bridge_calls.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis cdk.out
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .hypothesis cdk.out
 
 # CloudFormation templates into cdk.out, offline: no Docker, no AWS credentials. The Lambda
 # asset is bundled here with pip (wheels for Lambda's arm64 Python); the bridge image is only
