@@ -41,7 +41,8 @@ class LambdaInvoker:
         body = res["Payload"].read()
         if res.get("FunctionError"):
             raise InvokeError(f"{function} failed: {body[:300]!r}")
-        return json.loads(body)
+        reply: dict[str, Any] = json.loads(body)  # the handlers always answer a JSON object
+        return reply
 
     async def tool(self, call: ToolCall) -> ToolReply:
         raw = await asyncio.to_thread(self._invoke, self._tools, call.model_dump(mode="json", exclude_none=True))

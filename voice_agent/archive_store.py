@@ -46,7 +46,8 @@ class ArchiveStore:
         return self._put(archive_key("decisions", call_id, started_ms), body, "application/x-ndjson")
 
     def get_text(self, key: str) -> str:
-        return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read().decode()
+        body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        return body.decode()
 
     def get_transcript(self, call_id: str, started_ms: int) -> list[Turn]:
         text = self.get_text(archive_key("transcripts", call_id, started_ms))

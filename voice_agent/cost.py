@@ -46,5 +46,5 @@ class Usage(BaseModel):
         self.responses += 1
 
     def cost_usd(self, prices: Prices) -> float:
-        total = sum(getattr(self, k) * getattr(prices, k) for k in Prices.model_fields)
+        total: float = sum(getattr(self, k) * getattr(prices, k) for k in Prices.model_fields)
         return round(total / 1_000_000, 6)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from botocore.exceptions import ClientError
@@ -19,6 +20,9 @@ LOCAL_REGION = "us-east-1"
 LOCAL_TABLE = "voice-agent-calls"
 LOCAL_BUCKET = "voice-agent-archive"
 LOCAL_BUS = "voice-agent"
+
+# The services the product and its tests use from the stand-in (moto serves them all).
+LocalService = Literal["dynamodb", "s3", "events", "lambda", "sqs", "secretsmanager"]
 
 
 @dataclass
@@ -31,7 +35,7 @@ class LocalStack:
     def table(self) -> Any:
         return self.session.resource("dynamodb", endpoint_url=self.endpoint_url).Table(LOCAL_TABLE)
 
-    def client(self, service: str) -> Any:
+    def client(self, service: LocalService) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url)
 
     def stop(self) -> None:
@@ -51,11 +55,12 @@ _ALREADY_THERE = {"ResourceInUseException", "BucketAlreadyOwnedByYou", "Resource
 def provision(stack: LocalStack) -> None:
     """Create the table, bucket and bus the product expects (idempotent, also when two local
     stacks in one process race: moto keeps one state per process)."""
-    for create in (
+    creators: tuple[Callable[[], object], ...] = (
         lambda: stack.client("dynamodb").create_table(TableName=LOCAL_TABLE, **TABLE_DEFINITION),
         lambda: stack.client("s3").create_bucket(Bucket=LOCAL_BUCKET),
         lambda: stack.client("events").create_event_bus(Name=LOCAL_BUS),
-    ):
+    )
+    for create in creators:
         try:
             create()
         except ClientError as err:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import steering
 from . import tool_catalog as names
 from .call_runtime import CallRuntime
-from .decisions import mask
+from .decisions import Verdict, mask
 from .directives import Directive, PlayClosing, ReadBack
 from .end_call_gate import GateAction, missing_required
 from .field_values import Invalid, validate_value
@@ -203,7 +203,7 @@ class ToolExecutor:
         rt = self.rt
         decision = decide_language(rt.spec, reported, self._next_step(call.call_id, meta))
         rt.store.set_meta(call.call_id, language=decision.language)
-        verdict = "accept" if decision.supported else "reject"
+        verdict: Verdict = "accept" if decision.supported else "reject"
         reason = "supported" if decision.supported else f"unsupported; fallback to {decision.language}"
         rt.log.record(call.call_id, "language", verdict, reason, tool=call.name, language=reported)
         return _reply(decision.output, decision.supported, decision.directive)

@@ -7,6 +7,7 @@ each item the caller actually heard (sent), so the model's item can be truncated
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
 BYTES_PER_MS = 8
@@ -14,9 +15,16 @@ SILENCE = 0xFF  # mu-law zero
 _SILENCE_FRAME = memoryview(bytes([SILENCE]) * FRAME_BYTES)
 
 
+@dataclass(slots=True)
+class _Queued:
+    item_id: str
+    data: memoryview
+    offset: int = 0  # bytes of data already sent
+
+
 class PlayoutBuffer:
     def __init__(self) -> None:
-        self._items: deque[list] = deque()  # [item_id, memoryview, offset]
+        self._items: deque[_Queued] = deque()
         self._sent: dict[str, int] = {}  # bytes sent per item
         self._queued = 0
 
@@ -24,7 +32,7 @@ class PlayoutBuffer:
         if not ulaw:
             return
         self._sent.setdefault(item_id, 0)
-        self._items.append([item_id, memoryview(ulaw), 0])
+        self._items.append(_Queued(item_id, memoryview(ulaw)))
         self._queued += len(ulaw)
 
     @property
@@ -37,15 +45,15 @@ class PlayoutBuffer:
         filled = 0
         while filled < FRAME_BYTES and self._items:
             entry = self._items[0]
-            item_id, data, offset = entry
+            data, offset = entry.data, entry.offset
             take = min(FRAME_BYTES - filled, len(data) - offset)
             out[filled : filled + take] = data[offset : offset + take]
             filled += take
-            self._sent[item_id] += take
+            self._sent[entry.item_id] += take
             if offset + take == len(data):
                 self._items.popleft()
             else:
-                entry[2] = offset + take
+                entry.offset = offset + take
         if filled < FRAME_BYTES:
             out[filled:FRAME_BYTES] = _SILENCE_FRAME[filled:]
         self._queued -= filled
@@ -54,9 +62,18 @@ class PlayoutBuffer:
     def played_ms(self, item_id: str) -> int:
         return self._sent.get(item_id, 0) // BYTES_PER_MS
 
+    def drop_item(self, item_id: str) -> int | None:
+        """Drop what is queued of one item; the ms of it already sent, or None if none was queued."""
+        kept = [entry for entry in self._items if entry[0] != item_id]
+        if len(kept) == len(self._items):
+            return None
+        self._queued = sum(len(entry[1]) - entry[2] for entry in kept)
+        self._items = deque(kept)
+        return self._sent.get(item_id, 0) // BYTES_PER_MS
+
     def clear(self) -> dict[str, int]:
         """Drop all queued audio; return {item_id: ms sent} for each item that had audio dropped."""
-        cut = {entry[0]: self._sent[entry[0]] // BYTES_PER_MS for entry in self._items}
+        cut = {entry.item_id: self._sent[entry.item_id] // BYTES_PER_MS for entry in self._items}
         self._items.clear()
         self._queued = 0
         return cut
