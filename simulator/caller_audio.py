@@ -4,7 +4,9 @@ Speech comes from ``simulator.speech`` (espeak-ng, flite, else the synthetic voi
 espeak-ng the caller gets a voice variant (``en+f3``) so a listener can tell it from the agent,
 which uses the plain voice. Engines pause at commas and full stops for up to ~300 ms, which a
 low-silence VAD (semantic "high": 250 ms) would split into two turns; the simulated model
-counts VAD segments as scenario turns, so pauses are capped and the edges trimmed.
+counts VAD segments as scenario turns, so pauses are capped and the edges trimmed. A turn
+with ``mid_turn_pause_ms`` is the one exception: its two parts (``Turn.parts()``) are shaped
+apart and joined by that much silence, so the server's VAD commits it as two segments.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from simulator import speech
+from simulator import mulaw, speech
 from simulator.mulaw import BYTES_PER_MS, rms_dbfs
 from simulator.scenario import Turn
 from simulator.vad import threshold_dbfs
@@ -65,7 +67,8 @@ async def prepare_turn_audio(
     """Audio per turn (None for a hang_up turn). Synthesis runs subprocesses: off the loop."""
     voice = caller_voice(language, engine)
 
-    def render(text: str) -> bytes:
-        return tighten(speech.synthesize(text, engine, voice))
+    def render(turn: Turn) -> bytes:
+        parts = [tighten(speech.synthesize(text, engine, voice)) for text in turn.parts()]
+        return mulaw.silence(turn.mid_turn_pause_ms or 0).join(parts)  # a caller reading digits stops to look
 
-    return [None if turn.say is None else await asyncio.to_thread(render, turn.say) for turn in turns]
+    return [None if turn.say is None else await asyncio.to_thread(render, turn) for turn in turns]

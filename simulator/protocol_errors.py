@@ -89,3 +89,48 @@ def beta_disabled() -> dict[str, Any]:
 
 def session_expired(minutes: float) -> dict[str, Any]:
     return error_event("session_expired", f"Your session hit the maximum duration of {minutes:g} minutes.")
+
+
+def unknown_voice(voice: str, known: tuple[str, ...], event_id: str | None) -> dict[str, Any]:
+    supported = ", ".join(f"'{v}'" for v in known)
+    return error_event(
+        "invalid_value",
+        f"Invalid value: '{voice}'. Supported values are: {supported}.",
+        param="session.audio.output.voice",
+        event_id=event_id,
+    )
+
+
+def voice_unavailable(voice: str, model: str, event_id: str | None) -> dict[str, Any]:
+    """The reject_session_update knob: the same error, for a voice this model does not offer."""
+    return error_event(
+        "invalid_value",
+        f"Invalid value: '{voice}'. This voice is not available for model '{model}'.",
+        param="session.audio.output.voice",
+        event_id=event_id,
+    )
+
+
+def transcription_error() -> dict[str, Any]:
+    """The `error` of conversation.item.input_audio_transcription.failed (not an `error` event)."""
+    return {
+        "type": "transcription_error",
+        "code": "audio_unintelligible",
+        "message": "Audio could not be transcribed.",
+        "param": None,
+    }
+
+
+def handshake_refusal(status: int) -> dict[str, Any]:
+    """The JSON body of a refused websocket handshake, as the real API sends it."""
+    bodies: dict[int, tuple[str, str | None, str]] = {
+        401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
+        429: (
+            "requests",
+            "rate_limit_exceeded",
+            "Rate limit reached for requests per min (RPM). Please try again in 20s.",
+        ),
+        503: ("server_error", "server_overloaded", "The server is overloaded or not ready yet."),
+    }
+    kind, code, message = bodies[status]
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}

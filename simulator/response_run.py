@@ -3,7 +3,8 @@
 Built up front from the model's outputs; `due(now)` hands out the events whose time
 has come (audio is generated `speed` times faster than real time, after a first-audio
 latency). `cancel()` closes whatever is in flight and ends with a cancelled
-response.done. No I/O: the session and the server decide when to call what.
+response.done. `ending` makes a run fail (no output) or stop half-way (`incomplete`), as
+real responses do. No I/O: the session and the server decide when to call what.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import base64
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from simulator.ids import IdFactory
 from simulator.mulaw import BYTES_PER_MS
@@ -20,6 +21,19 @@ from simulator.scripted_model import Call, Output, Say
 
 CHUNK_MS = 100  # audio per output_audio.delta
 Event = dict[str, Any]
+Ending = Literal["completed", "failed", "incomplete"]
+_DETAILS: dict[Ending, Event | None] = {
+    "completed": None,
+    "failed": {
+        "type": "failed",
+        "error": {
+            "type": "server_error",
+            "code": "internal_error",
+            "message": "The server had an error while processing your request. Sorry about that!",
+        },
+    },
+    "incomplete": {"type": "incomplete", "reason": "max_output_tokens"},
+}
 
 
 @dataclass
@@ -30,6 +44,7 @@ class ItemProgress:
     output_index: int
     text: str
     audio: bytes
+    open_ms: float = 0.0  # when its output_item.added is due (its audio starts playing about then)
     sent_bytes: int = 0
     sent_words: int = 0
 
@@ -55,6 +70,7 @@ class ResponseRun:
     on_item_added: Callable[[dict[str, Any]], str | None]  # appends to the conversation; previous id
     usage: Callable[[list[dict[str, Any]]], dict[str, Any]]
     metadata: dict[str, str] | None = None  # echoed from response.create, as the service does
+    ending: Ending = "completed"  # failed: pass no outputs; incomplete: about half the audio, then stop
     status: str = "in_progress"
     done_items: list[dict[str, Any]] = field(default_factory=list)
     items: dict[str, ItemProgress] = field(default_factory=dict)
@@ -64,9 +80,26 @@ class ResponseRun:
 
     def __post_init__(self) -> None:
         t = self.start_ms + self.first_audio_ms
+        # An incomplete run generates half its audio chunks (no audio: half its items), then stops.
+        budget: int | None = None
+        audio_chunks = 0
+        if self.ending == "incomplete":
+            audio_chunks = sum(self._chunks(len(self.render(o.text))) for o in self.outputs if isinstance(o, Say))
+            budget = max(1, audio_chunks // 2) if audio_chunks else len(self.outputs) // 2
         for index, output in enumerate(self.outputs):
-            t = self._plan_say(index, output, t) if isinstance(output, Say) else self._plan_call(index, output, t)
+            if budget is not None and budget <= 0:
+                break  # max_output_tokens: nothing after the cut is generated
+            if isinstance(output, Say):
+                t, used = self._plan_say(index, output, t, budget)
+                budget = None if budget is None else budget - used
+            else:
+                t = self._plan_call(index, output, t)
+                budget = None if budget is None or audio_chunks else budget - 1
         self._steps.append((t, self._finish))
+
+    @staticmethod
+    def _chunks(audio_bytes: int) -> int:
+        return max(1, -(-audio_bytes // (CHUNK_MS * BYTES_PER_MS)))
 
     # -- public ---------------------------------------------------------------
     @property
@@ -97,17 +130,19 @@ class ResponseRun:
         return events
 
     # -- planning ---------------------------------------------------------------
-    def _plan_say(self, index: int, say: Say, t: float) -> float:
-        progress = ItemProgress(self.ids.new("item"), index, say.text, self.render(say.text))
+    def _plan_say(self, index: int, say: Say, t: float, budget: int | None) -> tuple[float, int]:
+        """Plan one audio item (cut after `budget` chunks); returns the time it ends and chunks used."""
+        progress = ItemProgress(self.ids.new("item"), index, say.text, self.render(say.text), open_ms=t)
         self.items[progress.item_id] = progress
         self._steps.append((t, lambda: self._open_say(progress)))
-        chunk = CHUNK_MS * BYTES_PER_MS
-        n_chunks = max(1, -(-len(progress.audio) // chunk))
-        for i in range(n_chunks):
+        n_chunks = self._chunks(len(progress.audio))
+        sent = n_chunks if budget is None else min(n_chunks, budget)
+        for i in range(sent):
             t += CHUNK_MS / self.speed
             self._steps.append((t, lambda i=i, n=n_chunks: self._audio_chunk(progress, i, n)))
-        self._steps.append((t, lambda: self._close_say(progress, "completed")))
-        return t
+        status = "completed" if sent == n_chunks else "incomplete"
+        self._steps.append((t, lambda: self._close_say(progress, status)))
+        return t, sent
 
     def _plan_call(self, index: int, call: Call, t: float) -> float:
         item = {
@@ -220,8 +255,8 @@ class ResponseRun:
         return events
 
     def _finish(self) -> list[Event]:
-        self.status = "completed"
-        return [self._done("completed", None)]
+        self.status = self.ending
+        return [self._done(self.ending, _DETAILS[self.ending])]
 
     # -- shapes ----------------------------------------------------------------------
     def _ids(self, progress: ItemProgress) -> Event:

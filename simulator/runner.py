@@ -40,7 +40,7 @@ class SimulationResult(BaseModel):
     transcript: list[Turn]
     decisions: list[DecisionLine]
     goodbyes: int
-    ended_by: Literal["agent", "caller"] | None
+    ended_by: Literal["agent", "caller", "system"] | None
     latency: LatencySummary
     caller: CallerResult
     expectations: Expectations
@@ -109,7 +109,7 @@ def _collect(world: Any, scenario: Scenario, name: str, call_id: str, caller: Ca
     assert meta is not None, f"call {call_id} has no record"
     record = build_record(spec, meta, store.get_fields(call_id))
     transcript = store.turns(call_id)
-    ended_by = meta.ended_by if meta.ended_by in ("agent", "caller") else None
+    ended_by = meta.ended_by if meta.ended_by in ("agent", "caller", "system") else None
     parts: dict[str, Any] = {"record": record, "goodbyes": count_goodbyes(spec, transcript), "ended_by": ended_by}
     return SimulationResult(
         scenario=name,

@@ -3,6 +3,7 @@ unknown keys are errors, and `agent:` is resolved relative to the scenario file.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,15 +22,40 @@ class Turn(_Strict):
     say: str | None = None
     means: dict[str, str] = {}
     barge_in_after_ms: Annotated[int, Field(ge=0)] | None = None
+    # Silence inside the turn, longer than the VAD's: the server commits it as two segments.
+    mid_turn_pause_ms: Annotated[int, Field(ge=250, le=10_000)] | None = None
     hang_up: bool = False
 
     @model_validator(mode="after")
     def _speaks_or_hangs_up(self) -> Turn:
         if self.hang_up == (self.say is not None):
             raise ValueError("a turn either has `say` or is `hang_up: true`")
-        if self.hang_up and (self.means or self.barge_in_after_ms is not None):
+        if self.hang_up and (self.means or self.barge_in_after_ms is not None or self.mid_turn_pause_ms is not None):
             raise ValueError("a hang_up turn carries nothing else")
+        if self.mid_turn_pause_ms is not None and len((self.say or "").split()) < 2:
+            raise ValueError("`mid_turn_pause_ms` needs a `say` of at least two words to pause between")
         return self
+
+    def parts(self) -> list[str]:
+        """What the caller says between pauses: the whole `say`, or with `mid_turn_pause_ms`
+        its two halves split at the middle word boundary (the caller audio and the server's
+        transcripts both use this, so they agree)."""
+        if self.say is None:
+            return []
+        if self.mid_turn_pause_ms is None:
+            return [self.say]
+        words = self.say.split()
+        middle = len(words) // 2
+        return [" ".join(words[:middle]), " ".join(words[middle:])]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One VAD segment the caller's audio produces: which spoken turn, and its text."""
+
+    turn: int  # index into Caller.spoken_turns
+    text: str
+    last: bool  # the turn's final part: only now does the model act on its `means`
 
 
 class Caller(_Strict):
@@ -42,16 +68,58 @@ class Caller(_Strict):
 
     @property
     def spoken_turns(self) -> list[Turn]:
-        """The turns the model hears: the Nth VAD segment is the Nth of these."""
+        """The turns the model hears, in order (a turn with a mid-turn pause is two segments)."""
         return [t for t in self.turns if not t.hang_up]
+
+    def segments(self) -> list[Segment]:
+        """The VAD segments the spoken turns produce, in order: the Nth commit is the Nth."""
+        found: list[Segment] = []
+        for index, turn in enumerate(self.spoken_turns):
+            parts = turn.parts()
+            found += [Segment(index, text, n == len(parts) - 1) for n, text in enumerate(parts)]
+        return found
+
+
+Index = Annotated[int, Field(ge=0)]
 
 
 class ModelKnobs(_Strict):
+    """How the stand-in misbehaves (docs/simulator.md, "Knobs"). Defaults: politely."""
+
     forget_tool_calls: list[str] = []
     try_end_early: bool = False
     extra_goodbye: bool = False
     misread_digits: bool = False
     first_audio_ms: Annotated[int, Field(ge=0, le=10_000)] = 200
+    # What real models say and call.
+    speech_with_tool_calls: bool = False
+    goodbye_before_end_call: bool = False
+    multi_message_responses: bool = False
+    # What the real service does to transcripts (caller turn indexes) and responses (response indexes).
+    late_transcripts_ms: Annotated[int, Field(ge=0, le=10_000)] = 0
+    empty_transcripts: list[Index] = []
+    failed_transcripts: list[Index] = []
+    failed_responses: list[Index] = []
+    incomplete_responses: list[Index] = []
+    # Sessions and connects.
+    drop_session_at_s: Annotated[float, Field(gt=0, le=3600)] | None = None
+    refuse_connect: Literal[401, 429, 503] | None = None
+    refuse_connect_after: Index = 0
+    reject_session_update: bool = False
+    # The phone line.
+    echo_speech_started: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelKnobs:
+        both = set(self.empty_transcripts) & set(self.failed_transcripts)
+        if both:
+            raise ValueError(f"caller turns {sorted(both)} are in both empty_transcripts and failed_transcripts")
+        both = set(self.failed_responses) & set(self.incomplete_responses)
+        if both:
+            raise ValueError(f"responses {sorted(both)} are in both failed_responses and incomplete_responses")
+        if self.refuse_connect_after and self.refuse_connect is None:
+            raise ValueError("`refuse_connect_after` needs `refuse_connect`")
+        return self
 
 
 class ExtractorKnobs(_Strict):
@@ -64,7 +132,7 @@ class Expect(_Strict):
     record: dict[str, str] = {}
     sources: dict[str, str] = {}
     goodbyes: int | None = None
-    ended_by: Literal["agent", "caller"] | None = None
+    ended_by: Literal["agent", "caller", "system"] | None = None  # system: no one spoke it (refused connect)
 
 
 class Scenario(_Strict):
@@ -74,6 +142,14 @@ class Scenario(_Strict):
     model: ModelKnobs = ModelKnobs()
     extractor: ExtractorKnobs = ExtractorKnobs()
     expect: Expect = Expect()
+
+    @model_validator(mode="after")
+    def _turn_indexes_exist(self) -> Scenario:
+        count = len(self.caller.spoken_turns)
+        named = [*self.model.empty_transcripts, *self.model.failed_transcripts]
+        if any(index >= count for index in named):
+            raise ValueError(f"transcript knobs name caller turns {sorted(named)}; there are {count} (0-based)")
+        return self
 
     def field_values(self) -> dict[str, tuple[str, int]]:
         """Field name -> (value, index of the spoken turn that says it), first mention wins."""

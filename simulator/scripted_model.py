@@ -1,9 +1,10 @@
 """The simulated realtime model: what to say and which tools to call, decided from a
 scenario (or generic replies in free mode). Pure: no I/O, no clock; seeded.
 
-It hears caller turns as VAD segments in order (the Nth segment is the Nth spoken
-turn) and perceives each turn's `means` perfectly; the knobs make it misbehave the
-way real models do.
+It hears caller turns as VAD segments in order (the Nth segment is the Nth of
+`Caller.segments()`: one per spoken turn, two for a turn with a mid-turn pause) and
+perceives each turn's `means` perfectly once its last segment is in; the knobs make it
+misbehave the way real models do.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import random
 from dataclasses import dataclass, field
 
-from simulator.scenario import CATEGORY, DECLINED, LANGUAGE, PROVIDER, Scenario
+from simulator.scenario import CATEGORY, DECLINED, LANGUAGE, PROVIDER, ModelKnobs, Scenario, Segment, Turn
 
 EXACT_MARKER = "Say exactly:"  # docs/CONTRACTS-internal.md: the exact-words convention
 GREETING = "Hello, thanks for calling. How can I help you today?"
@@ -22,6 +23,10 @@ FREE_REPLIES = (
     "Got it. Is there anything else?",
 )
 EXTRA_GOODBYE = "Goodbye, and take care!"
+TOOL_PREAMBLE = "One moment, let me note that."  # speech_with_tool_calls
+FAREWELL = "Thanks so much for calling. Goodbye!"  # goodbye_before_end_call
+PREAMBLE = "Okay."  # multi_message_responses: the first of two messages
+GO_ON = "Mm-hm, go on."  # the answer to the first half of a turn the caller paused in
 
 
 @dataclass(frozen=True)
@@ -74,25 +79,48 @@ def _human(field_name: str) -> str:
 class ScriptedModel:
     scenario: Scenario | None
     seed: int = 0
-    heard: int = 0  # VAD segments committed so far
+    heard: int = 0  # VAD segments committed so far (echo excluded: the session never reports it)
     processed: int = 0  # spoken turns whose `means` have been acted on
+    acknowledged: int = 0  # segments answered so far with GO_ON (the first half of a paused turn)
     ended: bool = False  # end_call has been called
     tried_early: bool = False
     misread_done: bool = False
     greeted: bool = False
     _rng: random.Random = field(init=False)
+    _segments: list[Segment] = field(init=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(f"model:{self.seed}")
+        self._segments = self.scenario.caller.segments() if self.scenario else []
+
+    @property
+    def knobs(self) -> ModelKnobs:
+        return self.scenario.model if self.scenario else ModelKnobs()
 
     def hear_segment(self) -> None:
         self.heard += 1
 
+    def segment(self, index: int) -> Segment | None:
+        """The scripted segment the index-th commit is (None: beyond the script, noise)."""
+        return self._segments[index] if index < len(self._segments) else None
+
     def recall(self, turn_index: int) -> None:
         """The turn is in the (seeded) history: heard and acted on already."""
-        self.heard = max(self.heard, turn_index + 1)
+        last = max((n for n, s in enumerate(self._segments) if s.turn == turn_index), default=turn_index)
+        self.heard = max(self.heard, last + 1)
         self.processed = max(self.processed, turn_index + 1)
         self.greeted = True
+
+    def recall_texts(self, texts: set[str]) -> None:
+        """A seeded caller text item: a whole turn, or a paused turn's first half (heard, not acted on)."""
+        for n, segment in enumerate(self._segments):
+            turn = self._turns()[segment.turn]
+            if turn.say in texts or (segment.last and segment.text in texts):
+                self.recall(segment.turn)
+            elif segment.text in texts:
+                self.heard = max(self.heard, n + 1)
+                self.acknowledged = max(self.acknowledged, n + 1)
+                self.greeted = True
 
     def respond(self, request: ResponseRequest) -> list[Output]:
         exact = exact_text(request.instructions)
@@ -100,7 +128,24 @@ class ScriptedModel:
             return self._exact(exact)
         if self.scenario is None:
             return self._free(request)
-        return self._scripted(request)
+        outputs = self._scripted(request)
+        if self.knobs.multi_message_responses and len(outputs) == 1 and isinstance(outputs[0], Say):
+            outputs = [Say(PREAMBLE), outputs[0]]  # newer models' preamble: a message of its own
+        return outputs
+
+    def _turns(self) -> list[Turn]:
+        return self.scenario.caller.spoken_turns if self.scenario else []
+
+    def _turns_heard(self) -> int:
+        """Spoken turns whose last segment is in (segments beyond the script count as turns of noise)."""
+        if self.heard <= len(self._segments):
+            return sum(1 for s in self._segments[: self.heard] if s.last)
+        return len(self._turns()) + self.heard - len(self._segments)
+
+    def _half_heard(self) -> bool:
+        """The newest segment is the first half of a turn, not yet answered."""
+        newest = self.segment(self.heard - 1) if self.heard else None
+        return newest is not None and not newest.last and self.acknowledged < self.heard
 
     # -- exact words -------------------------------------------------------
     def _exact(self, text: str) -> list[Output]:
@@ -128,8 +173,11 @@ class ScriptedModel:
     def _scripted(self, request: ResponseRequest) -> list[Output]:
         assert self.scenario is not None
         turns = self.scenario.caller.spoken_turns
-        if self.processed < self.heard:
+        if self.processed < self._turns_heard():
             return self._perceive(request, turns)
+        if self._half_heard():
+            self.acknowledged = self.heard
+            return [Say(GO_ON)]  # the caller paused mid-answer: encourage, do not act yet
         if request.tool_outputs:
             return self._after_tools(request, turns)
         if not self.greeted:
@@ -137,10 +185,10 @@ class ScriptedModel:
             return [Say(GREETING)]
         return [Say(self._next_question(turns))]
 
-    def _perceive(self, request: ResponseRequest, turns: list) -> list[Output]:
+    def _perceive(self, request: ResponseRequest, turns: list[Turn]) -> list[Output]:
         calls: list[Output] = []
         forgot = False
-        while self.processed < self.heard:
+        while self.processed < self._turns_heard():
             index = self.processed
             self.processed += 1
             if index >= len(turns):
@@ -149,13 +197,13 @@ class ScriptedModel:
             calls.extend(new)
             forgot = forgot or missed
         if calls:
-            return calls
+            return [Say(TOOL_PREAMBLE), *calls] if self.knobs.speech_with_tool_calls else calls
         if self._all_heard(turns) and "end_call" in request.declared_tools and not self.ended:
-            return [self._end_call("the caller has given everything")]
+            return self._end_call("the caller has given everything")
         prefix = "Got it, thank you. " if forgot else ""
         return [Say(prefix + self._next_question(turns))]
 
-    def _after_tools(self, request: ResponseRequest, turns: list) -> list[Output]:
+    def _after_tools(self, request: ResponseRequest, turns: list[Turn]) -> list[Output]:
         knobs = self.scenario.model if self.scenario else None
         if any(name == "end_call" for name, _ in request.tool_outputs):
             # An allowed end_call is followed by the bridge's exact-words closing; a plain
@@ -164,23 +212,25 @@ class ScriptedModel:
             return [Say(self._next_question(turns))]
         if "end_call" in request.declared_tools and not self.ended:
             if self._all_heard(turns):
-                return [self._end_call("all required information collected")]
+                return self._end_call("all required information collected")
             if knobs and knobs.try_end_early and not self.tried_early:
                 self.tried_early = True
-                return [self._end_call("the caller's request is handled")]
+                return self._end_call("the caller's request is handled")
         return [Say("Thank you. " + self._next_question(turns))]
 
-    def _all_heard(self, turns: list) -> bool:
+    def _all_heard(self, turns: list[Turn]) -> bool:
         # The practical "required fields are in": the last turn has been acted on. A
         # caller who hangs up leaves first, so the model never gets there.
         assert self.scenario is not None
         return self.processed >= len(turns) and not self.scenario.caller.hangs_up
 
-    def _end_call(self, reason: str) -> Call:
+    def _end_call(self, reason: str) -> list[Output]:
         self.ended = True
-        return Call("end_call", {"reason": reason})
+        call = Call("end_call", {"reason": reason})
+        # Real models say goodbye and hang up in one response.
+        return [Say(FAREWELL), call] if self.knobs.goodbye_before_end_call else [call]
 
-    def _calls_for(self, turn, declared: frozenset[str]) -> tuple[list[Output], bool]:
+    def _calls_for(self, turn: Turn, declared: frozenset[str]) -> tuple[list[Output], bool]:
         assert self.scenario is not None
         forget = set(self.scenario.model.forget_tool_calls)
         calls: list[Output] = []
@@ -203,7 +253,7 @@ class ScriptedModel:
                 calls.append(call)
         return calls, missed
 
-    def _next_question(self, turns: list) -> str:
+    def _next_question(self, turns: list[Turn]) -> str:
         if self.processed >= len(turns):
             return "Is there anything else I can help you with?"
         means = turns[self.processed].means

@@ -9,6 +9,7 @@ upgrades to a websockets server on an internal port.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import time
@@ -23,7 +24,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from simulator import speech
+from simulator import protocol_errors, speech
 from simulator.http_api import FrontDoor, HttpApi
 from simulator.realtime_session import Close, RealtimeSession
 from simulator.scenario import Scenario, load_scenario
@@ -59,6 +60,9 @@ class SimulatorHandle:
     ) -> None:
         self.config = config
         self.sessions: list[SessionLog] = []
+        self.refused: list[int] = []  # HTTP statuses of handshakes refused by `refuse_connect`
+        self.accepted = 0  # handshakes let through (refuse_connect_after counts these)
+        self.next_response_index = itertools.count().__next__  # across sessions: failed_responses etc.
         self._ws = ws_server
         self._http = http_server
         self._front = front
@@ -88,12 +92,20 @@ def _reject(connection: ServerConnection, status: HTTPStatus, message: str) -> R
     return response
 
 
-def _process_request(connection: ServerConnection, request: Request) -> Response | None:
+def _process_request(handle: SimulatorHandle, connection: ServerConnection, request: Request) -> Response | None:
     path = urlsplit(request.path).path
     if not path.rstrip("/").endswith("/realtime"):
         return _reject(connection, HTTPStatus.NOT_FOUND, f"Invalid URL (GET {path})")
     if not request.headers.get("Authorization", "").startswith("Bearer "):
         return _reject(connection, HTTPStatus.UNAUTHORIZED, "You didn't provide an API key.")
+    knobs = handle.config.scenario.model if handle.config.scenario else None
+    if knobs is not None and knobs.refuse_connect is not None and handle.accepted >= knobs.refuse_connect_after:
+        handle.refused.append(knobs.refuse_connect)
+        body = json.dumps(protocol_errors.handshake_refusal(knobs.refuse_connect))
+        response = connection.respond(HTTPStatus(knobs.refuse_connect), body)
+        response.headers["Content-Type"] = "application/json"
+        return response
+    handle.accepted += 1
     return None
 
 
@@ -116,7 +128,10 @@ async def start(
     async def handler(connection: ServerConnection) -> None:
         await _serve_session(connection, holder[0])
 
-    ws_server = await serve(handler, host, 0, process_request=_process_request, max_size=None, compression=None)
+    def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        return _process_request(holder[0], connection, request)
+
+    ws_server = await serve(handler, host, 0, process_request=process_request, max_size=None, compression=None)
     ws_port = next(iter(ws_server.sockets)).getsockname()[1]
     front = FrontDoor(HttpApi(config), host, ws_port)
     http_server = await asyncio.start_server(front.handle, host, port)
@@ -131,6 +146,7 @@ def _new_session(handle: SimulatorHandle, model_name: str, index: int) -> Realti
     if first_audio is None:
         first_audio = scenario.model.first_audio_ms if scenario else 200
     engine = config.engine
+    drop = scenario.model.drop_session_at_s if scenario and index == 0 else None  # the first session only
     return RealtimeSession(
         model=ScriptedModel(scenario, seed=config.seed),
         seed=config.seed * 1000 + index,
@@ -142,6 +158,8 @@ def _new_session(handle: SimulatorHandle, model_name: str, index: int) -> Realti
         limit_s=config.session_limit_s,
         speed=config.speed,
         first_audio_ms=first_audio,
+        drop_after_s=drop,
+        next_response_index=handle.next_response_index,
     )
 
 

@@ -25,6 +25,8 @@ _SEMANTIC_VAD_DEFAULTS = {
     "create_response": True,
     "interrupt_response": True,
 }
+# The built-in voices (SDK docstring of RealtimeAudioConfigOutput.voice); others are refused.
+KNOWN_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 # How long semantic VAD waits, by eagerness: a stand-in for "the caller sounds finished".
 SEMANTIC_SILENCE_MS = {"low": 800, "medium": 500, "auto": 500, "high": 250}
 
@@ -102,3 +104,11 @@ def silence_ms(turn_detection: dict[str, Any]) -> int:
     if turn_detection.get("type") == "semantic_vad":
         return SEMANTIC_SILENCE_MS.get(turn_detection.get("eagerness") or "auto", 500)
     return int(turn_detection.get("silence_duration_ms") or 200)
+
+
+def requested_voice(update: dict[str, Any]) -> str | None:
+    """The built-in voice name a session.update asks for (a custom voice is an object: None)."""
+    audio = update.get("audio")
+    output = audio.get("output") if isinstance(audio, dict) else None
+    voice = output.get("voice") if isinstance(output, dict) else None
+    return voice if isinstance(voice, str) else None

@@ -92,7 +92,7 @@ def test_free_mode_greets_then_answers_each_segment() -> None:
 def test_shipped_scenarios_load_and_match_their_agent(path) -> None:  # type: ignore[no-untyped-def]
     scenario = load_scenario(path)
     assert scenario.agent.name == "riverside_clinic.yaml" and scenario.agent.is_file()
-    assert scenario.expect.ended_by in ("agent", "caller")
+    assert scenario.expect.ended_by in ("agent", "caller", "system")
 
 
 def test_scenario_files_are_strict(tmp_path) -> None:  # type: ignore[no-untyped-def]
