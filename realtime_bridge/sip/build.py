@@ -13,7 +13,8 @@ from typing import Literal
 from realtime_bridge.sip.fields import format_via, parse_name_addr, parse_uri, parse_via
 from realtime_bridge.sip.message import Headers, SipParseError, SipRequest, SipResponse, with_body
 
-Transport = Literal["udp", "tcp"]
+Transport = Literal["udp", "tcp", "tls"]
+DEFAULT_PORTS: dict[str, int] = {"udp": 5060, "tcp": 5060, "tls": 5061}
 
 REASONS = {
     100: "Trying",
@@ -66,7 +67,7 @@ def stamp_via(value: str, source: Peer) -> str:
 
 def response_destination(request: SipRequest, source: Peer) -> Peer:
     """RFC 3261 18.2.2 with RFC 3581: reliable -> same connection; UDP -> received + port."""
-    if source.transport == "tcp":
+    if source.transport != "udp":  # TCP and TLS: the connection it came on
         return source
     vias = request.headers.values("via")
     if not vias:
@@ -132,10 +133,9 @@ def lenient_bad_request(data: bytes, source: Peer, why: str) -> SipResponse | No
 
 def uri_destination(uri_text: str, default_transport: Transport, conn_id: int | None) -> Peer:
     uri = parse_uri(uri_text)
-    transport: Transport = "tcp" if uri.transport == "TCP" else default_transport
-    if uri.transport == "UDP":
-        transport = "udp"
-    return Peer(uri.host, uri.port or 5060, transport, conn_id if transport == "tcp" else None)
+    named: dict[str | None, Transport] = {"UDP": "udp", "TCP": "tcp", "TLS": "tls"}
+    transport: Transport = "tls" if uri.scheme == "sips" else named.get(uri.transport, default_transport)
+    return Peer(uri.host, uri.port or DEFAULT_PORTS[transport], transport, conn_id if transport != "udp" else None)
 
 
 def build_in_dialog_request(

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from realtime_bridge.rtp.srtp import SrtpKey
 from realtime_bridge.sip.build import Peer
 from realtime_bridge.sip.message import SipRequest
 from realtime_bridge.sip.sdp import AudioOffer
@@ -68,6 +69,7 @@ class Call:
     sdp_version: int = 1
     session_id: int = field(default_factory=lambda: secrets.randbelow(2**31))
     media_port: int = 0
+    srtp_key: SrtpKey | None = None  # ours, in the answer's a=crypto (SRTP calls only)
     last_invite_response: bytes = b""  # resent when the INVITE is retransmitted
     unacked_2xx: Retransmit | None = None
     bye: Retransmit | None = None

@@ -25,7 +25,15 @@ class SipConfig(BaseModel):
 
     bind_host: str = "0.0.0.0"
     sip_port: int = Field(5060, ge=0, le=65535)  # 0: pick a free port (tests)
-    transports: tuple[Literal["udp", "tcp"], ...] = ("udp", "tcp")
+    transports: tuple[Literal["udp", "tcp", "tls"], ...] = ("udp", "tcp")
+    # SIP over TLS (RFC 3261 26.3.1) listens on its own port; 0 picks a free one (tests).
+    tls_port: int = Field(5061, ge=0, le=65535)
+    tls_cert_file: str | None = None  # PEM chain we present (for the origination host's name)
+    tls_key_file: str | None = None
+    tls_ca_file: str | None = None  # peers we connect to must chain to it (None: system store)
+    # required: only SRTP offers (RTP/SAVP + a=crypto) are answered, clear RTP gets 488.
+    # off: clear offers are answered too. An SRTP offer is always answered with SRTP.
+    encryption: Literal["required", "off"] = "off"
     # Address written into SDP c= and Contact. None: discovered at boot (Fargate) or bind_host.
     public_ip: IPv4Address | None = None
     # Contact host:port, where Chime sends in-dialog requests (ACK, BYE). None: public IP and
@@ -51,6 +59,11 @@ class SipConfig(BaseModel):
             raise ValueError("rtp_port_min must not exceed rtp_port_max")
         if not self.transports:
             raise ValueError("at least one SIP transport is required")
+        if "tls" in self.transports and not (self.tls_cert_file and self.tls_key_file):
+            raise ValueError("SIP over TLS needs tls_cert_file and tls_key_file")
+        if self.encryption == "required" and self.transports != ("tls",):
+            # SDES keys travel in the SDP: over clear signalling, SRTP would protect nothing.
+            raise ValueError("encryption=required takes SIP over TLS only (SRTP keys travel in the SDP)")
         if self.production and self.check_voice_connector_id and not self.voice_connector_id:
             raise ValueError("production mode requires voice_connector_id (or check_voice_connector_id=false)")
         return self

@@ -15,6 +15,7 @@ from typing import Protocol, assert_never
 
 from realtime_bridge.rtp.ports import NoFreePort, RtpPortPool
 from realtime_bridge.rtp.session import RtpSession
+from realtime_bridge.rtp.srtp import SrtpContext, SrtpKey
 from realtime_bridge.sip.build import Peer
 from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.events import (
@@ -27,7 +28,7 @@ from realtime_bridge.sip.events import (
     Output,
     Transmit,
 )
-from realtime_bridge.sip.transport import TcpTransport, UdpTransport
+from realtime_bridge.sip.transport import TcpTransport, UdpTransport, tls_client_context, tls_server_context
 from realtime_bridge.sip.uas import UasCore
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class SipServer:
         self._core: UasCore | None = None
         self._udp: UdpTransport | None = None
         self._tcp: TcpTransport | None = None
+        self._tls: TcpTransport | None = None
+        self.tls_port = config.tls_port
         self._ports = RtpPortPool(config.bind_host, config.rtp_port_min, config.rtp_port_max)
         self._calls: dict[str, CallInfo] = {}
         self._media: dict[str, RtpSession] = {}
@@ -86,7 +89,8 @@ class SipServer:
         # With port 0 the UDP socket picks the number and TCP must get the same one; another
         # socket may already hold it for TCP, so pick again (a configured port fails at once).
         attempts = 20 if self.config.sip_port == 0 else 1
-        for attempt in range(attempts):
+        port = self.config.sip_port
+        for attempt in range(attempts if {"udp", "tcp"} & set(self.config.transports) else 0):
             try:
                 port = await self._listen(self.config.sip_port)
                 break
@@ -97,13 +101,25 @@ class SipServer:
                 if attempt == attempts - 1:
                     raise
         self.sip_port = port
+        if "tls" in self.config.transports:
+            await self._listen_tls()
+            port = port if {"udp", "tcp"} & set(self.config.transports) else self.tls_port
         self._core = UasCore(
             self.config,
             contact_host=self.config.contact_host or self.public_ip,
             contact_port=self.config.contact_port or port,
             media_host=self.public_ip,
+            tls_contact_port=self.config.contact_port or self.tls_port,
         )
         log.info("SIP listening on %s:%s %s", self.config.bind_host, port, self.config.transports)
+
+    async def _listen_tls(self) -> None:
+        cfg = self.config
+        assert cfg.tls_cert_file and cfg.tls_key_file  # SipConfig checks it
+        contexts = (tls_server_context(cfg.tls_cert_file, cfg.tls_key_file), tls_client_context(cfg.tls_ca_file))
+        self._tls = TcpTransport(self._on_message, cfg.source_allowed, tls=contexts)
+        self.tls_port = await self._tls.listen(cfg.bind_host, cfg.tls_port)
+        log.info("SIP over TLS listening on %s:%s", cfg.bind_host, self.tls_port)
 
     async def _listen(self, port: int) -> int:
         loop = asyncio.get_running_loop()
@@ -152,6 +168,8 @@ class SipServer:
             self._udp.close()
         if self._tcp is not None:
             self._tcp.close()
+        if self._tls is not None:
+            self._tls.close()
 
     # ---- plumbing ----------------------------------------------------------------------------
     def _on_message(self, data: bytes, peer: Peer) -> None:
@@ -183,7 +201,7 @@ class SipServer:
         self._rearm()
 
     def _transmit(self, out: Transmit) -> None:
-        transport = self._udp if out.dest.transport == "udp" else self._tcp
+        transport = {"udp": self._udp, "tcp": self._tcp, "tls": self._tls}[out.dest.transport]
         if transport is None:
             log.warning("no %s transport to reach %s", out.dest.transport, out.dest)
             return
@@ -231,8 +249,13 @@ class SipServer:
             self._apply(self.core.reject(call.call_id, 503, _now()))
             return
         offer = call.remote_media
-        media = await RtpSession.open(sock, (offer.address, offer.port), telephone_event_pt=offer.telephone_event_pt)
-        outputs = self.core.answer(call.call_id, media.local_port, _now())
+        theirs = offer.chosen_crypto
+        ours = SrtpKey.generate() if theirs is not None else None
+        srtp = SrtpContext(local=ours, remote=theirs.key) if ours and theirs else None
+        media = await RtpSession.open(
+            sock, (offer.address, offer.port), telephone_event_pt=offer.telephone_event_pt, srtp=srtp
+        )
+        outputs = self.core.answer(call.call_id, media.local_port, _now(), srtp_key=ours)
         if not outputs:
             media.close()
             return

@@ -4,6 +4,9 @@ UDP: one datagram is one message. TCP: ``StreamFramer`` splits the stream on Con
 a connection whose framing breaks is closed (it cannot be resynchronised), other connections
 and calls are untouched. Replies go back on the connection a request came in on; when it has
 gone (Chime sends the ACK or BYE on a new connection), a new one is opened.
+TLS (RFC 3261 26.3.1, port 5061) is the TCP transport with a server context for the
+connections it accepts and a client context (peer certificate and name checked) for the ones
+it opens.
 """
 
 from __future__ import annotations
@@ -11,16 +14,34 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl
 from collections.abc import Callable
 from typing import cast
 
-from realtime_bridge.sip.build import Peer
+from realtime_bridge.sip.build import Peer, Transport
 from realtime_bridge.sip.framing import StreamFramer
 from realtime_bridge.sip.message import SipParseError
 
 log = logging.getLogger(__name__)
 OnMessage = Callable[[bytes, Peer], None]
 READ_CHUNK = 65_536
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
+
+
+def tls_server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """What we present to peers that connect to us (Chime's INVITE, ACK and BYE)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def tls_client_context(ca_file: str | None) -> ssl.SSLContext:
+    """For connections we open (a BYE when the caller's connection has gone): the peer's
+    certificate must chain to ``ca_file`` (Chime's root) or, without it, the system store."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 class UdpTransport(asyncio.DatagramProtocol):
@@ -52,16 +73,28 @@ class UdpTransport(asyncio.DatagramProtocol):
 
 
 class TcpTransport:
-    def __init__(self, on_message: OnMessage, admit: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        on_message: OnMessage,
+        admit: Callable[[str], bool],
+        *,
+        tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None,  # (server, client) contexts
+    ) -> None:
         self._on_message = on_message
         self._admit = admit
+        self._tls = tls
+        self.name: Transport = "tcp" if tls is None else "tls"
         self._ids = itertools.count(1)
         self._conns: dict[int, tuple[asyncio.StreamWriter, tuple[str, int]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
 
     async def listen(self, host: str, port: int) -> int:
-        self._server = await asyncio.start_server(self._accepted, host, port)
+        server_ssl = self._tls[0] if self._tls is not None else None
+        handshake = TLS_HANDSHAKE_TIMEOUT_S if server_ssl is not None else None
+        self._server = await asyncio.start_server(
+            self._accepted, host, port, ssl=server_ssl, ssl_handshake_timeout=handshake
+        )
         return self._server.sockets[0].getsockname()[1]
 
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -76,15 +109,15 @@ class TcpTransport:
         conn_id = next(self._ids)
         self._conns[conn_id] = (writer, (host, port))
         framer = StreamFramer()
-        peer = Peer(host, port, "tcp", conn_id)
+        peer = Peer(host, port, self.name, conn_id)
         try:
             while data := await reader.read(READ_CHUNK):
                 for message in framer.feed(data):
                     self._on_message(message, peer)
         except SipParseError as exc:
-            log.info("closing SIP TCP connection from %s:%s: %s", host, port, exc)
-        except ConnectionError as exc:
-            log.debug("SIP TCP connection from %s:%s lost: %s", host, port, exc)
+            log.info("closing SIP %s connection from %s:%s: %s", self.name, host, port, exc)
+        except (ConnectionError, ssl.SSLError) as exc:
+            log.debug("SIP %s connection from %s:%s lost: %s", self.name, host, port, exc)
         finally:
             del self._conns[conn_id]
             writer.close()
@@ -109,10 +142,12 @@ class TcpTransport:
         return None
 
     async def _connect_and_send(self, data: bytes, dest: Peer) -> None:
+        client_ssl = self._tls[1] if self._tls is not None else None
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(dest.host, dest.port), 5)
-        except (OSError, TimeoutError) as exc:
-            log.info("cannot reach %s:%s over TCP: %s", dest.host, dest.port, exc)
+            connecting = asyncio.open_connection(dest.host, dest.port, ssl=client_ssl)
+            reader, writer = await asyncio.wait_for(connecting, 5)
+        except (OSError, TimeoutError) as exc:  # ssl.SSLError (a bad certificate) is an OSError
+            log.info("cannot reach %s:%s over %s: %s", dest.host, dest.port, self.name, exc)
             return
         writer.write(data)
         await self._serve(reader, writer)

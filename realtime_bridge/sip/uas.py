@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 
+from realtime_bridge.rtp.srtp import SrtpKey
 from realtime_bridge.sip.build import (
     ALLOW,
     Peer,
@@ -35,19 +36,27 @@ from realtime_bridge.sip.events import (
 )
 from realtime_bridge.sip.fields import parse_cseq, parse_name_addr, parse_via
 from realtime_bridge.sip.message import SipParseError, SipRequest, SipResponse, parse_message, serialize
-from realtime_bridge.sip.sdp import SdpError, build_answer, parse_offer
+from realtime_bridge.sip.sdp import AudioOffer, CryptoOffer, SdpError, build_answer, parse_offer
 from realtime_bridge.sip.timers import CachedResponse, Retransmit
 
 log = logging.getLogger(__name__)
+_CLEAR_REFUSED = ("Warning", '399 bridge "encryption required: offer RTP/SAVP with a=crypto"')
 
 
 class UasCore:
     def __init__(
-        self, config: SipConfig, *, contact_host: str, contact_port: int, media_host: str | None = None
+        self,
+        config: SipConfig,
+        *,
+        contact_host: str,
+        contact_port: int,
+        media_host: str | None = None,
+        tls_contact_port: int | None = None,
     ) -> None:
         self.config = config
         self.contact_host = contact_host
         self.contact_port = contact_port
+        self.tls_contact_port = tls_contact_port or contact_port  # Contact for calls over TLS
         self.media_host = media_host or contact_host  # SDP c=: the task's public IP
         self.draining = False
         self.dropped_unlisted = 0
@@ -154,6 +163,8 @@ class UasCore:
         except SdpError as exc:
             log.info("unanswerable offer on %s: %s", call_id, exc)
             return self._reject_invite(req, source, branch, now, 488)
+        if not self._acceptable(offer, call_id):
+            return self._reject_invite(req, source, branch, now, 488, extra=[_CLEAR_REFUSED])
         contact = req.headers.get("contact")
         call = Call(
             call_id=call_id,
@@ -193,6 +204,8 @@ class UasCore:
                 offer = parse_offer(req.body)
             except SdpError:
                 return self._reject_invite(req, source, branch, now, 488)
+            if not self._acceptable(offer, call.call_id) or offer.encrypted != call.offer.encrypted:
+                return self._reject_invite(req, source, branch, now, 488, extra=[_CLEAR_REFUSED])
             if (offer.address, offer.port) != (call.offer.address, call.offer.port):
                 out.append(MediaUpdated(call.call_id, offer))
             call.offer = offer
@@ -254,12 +267,16 @@ class UasCore:
         return self._finish_bye(call)
 
     # ---- application commands --------------------------------------------------------------
-    def answer(self, call_id: str, media_port: int, now: float) -> list[Output]:
-        """Accept an offered call; RTP for it is received on ``media_port``."""
+    def answer(self, call_id: str, media_port: int, now: float, *, srtp_key: SrtpKey | None = None) -> list[Output]:
+        """Accept an offered call; RTP for it is received on ``media_port``. An SRTP offer needs
+        ``srtp_key``: ours, which goes into the answer and protects what we send."""
         call = self._calls.get(call_id)
         if call is None or call.state is not CallState.OFFERED:
             return []
+        if call.offer.encrypted != (srtp_key is not None):
+            raise ValueError("an SRTP offer is answered with our SRTP key, a clear one without")
         call.media_port = media_port
+        call.srtp_key = srtp_key
         call.answer_sdp = self._sdp(call)
         ok = serialize(self._dialog_response(call, call.invite, 200, body=call.answer_sdp))
         call.last_invite_response = ok
@@ -342,19 +359,28 @@ class UasCore:
         log.info("call %s: %s --%s--> %s", call.call_id, call.state, event, new)
         call.state = new
 
+    def _acceptable(self, offer: AudioOffer, call_id: str) -> bool:
+        if self.config.encryption == "required" and not offer.encrypted:
+            log.info("clear RTP offer on %s refused: encryption is required", call_id)
+            return False
+        return True
+
     def _sdp(self, call: Call) -> bytes:
+        chosen = call.offer.chosen_crypto
         return build_answer(
             address=self.media_host,
             port=call.media_port,
             session_id=call.session_id,
             version=call.sdp_version,
             offer=call.offer,
+            crypto=CryptoOffer(chosen.tag, call.srtp_key) if chosen and call.srtp_key else None,
         )
 
     def _contact(self, call: Call) -> str:
         user = call.invite.uri.partition(":")[2].partition("@")
         at = f"{user[0]}@" if user[1] else ""
-        return f"<sip:{at}{self.contact_host}:{self.contact_port};transport={call.source.transport}>"
+        port = self.tls_contact_port if call.source.transport == "tls" else self.contact_port
+        return f"<sip:{at}{self.contact_host}:{port};transport={call.source.transport}>"
 
     def _dialog_response(self, call: Call, req: SipRequest, status: int, body: bytes = b"") -> SipResponse:
         extra = [("Record-Route", rr) for rr in req.headers.get_all("record-route")]
