@@ -7,6 +7,8 @@ crawler or MSCK REPAIR is ever needed and a new day is queryable the moment it i
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
@@ -120,7 +122,7 @@ class AuditStack(Stack):
         config: DeployConfig,
         archive_bucket: s3.IBucket,
         results_bucket: s3.IBucket,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.database_name = config.resource_prefix.replace("-", "_")

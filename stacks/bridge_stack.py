@@ -8,6 +8,8 @@ Everything inbound is admitted only from the configured Chime ranges.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, CfnRule, CfnRuleAssertion, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
@@ -49,7 +51,7 @@ class BridgeStack(Stack):
         policy_function: lambda_.IFunction,
         event_bus_name: str,
         voice_connector_id: str,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
 

@@ -5,6 +5,8 @@ The calls table and the archive are retained on `cdk destroy`: they are the audi
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
@@ -25,7 +27,7 @@ def secure_bucket(
     *,
     access_logs: s3.IBucket | None,
     logs_prefix: str,
-    **props: object,
+    **props: Any,
 ) -> s3.Bucket:
     """A bucket that is encrypted, private, TLS-only and (unless it is the log bucket) logged."""
     return s3.Bucket(
@@ -43,7 +45,7 @@ def secure_bucket(
 
 
 class DataStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, **kwargs: object) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
 
         # Single-table layout (docs/CONTRACTS-internal.md): META, FIELD#<name>, TURN#<seq>.

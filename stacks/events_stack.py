@@ -3,6 +3,8 @@ and the reaper's schedule."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -26,7 +28,7 @@ class EventsStack(Stack):
         post_call: lambda_.IFunction,
         post_call_role: iam.IRole,
         reaper: lambda_.IFunction,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
 

@@ -8,6 +8,7 @@ actions (s3:GetObject*, s3:List*).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -93,7 +94,7 @@ class FunctionsStack(Stack):
         archive_bucket: s3.IBucket,
         openai_secret: secretsmanager.ISecret,
         event_bus_name: str,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         # The bus lives in the events stack, which targets these functions; naming it instead of

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aws_cdk import Stack
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import IConstruct
 
@@ -30,9 +31,7 @@ def suppress(
     )
 
 
-def suppress_path(
-    stack: IConstruct, path: str, rule: str, reason: str, *, applies_to: Sequence[str] | None = None
-) -> None:
+def suppress_path(stack: Stack, path: str, rule: str, reason: str, *, applies_to: Sequence[str] | None = None) -> None:
     NagSuppressions.add_resource_suppressions_by_path(
         stack,
         path,

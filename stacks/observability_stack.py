@@ -7,6 +7,8 @@ Gate denials and backfills are counted from the decision lines (one JSON line ea
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -46,7 +48,7 @@ class ObservabilityStack(Stack):
         event_bus: events.IEventBus,
         call_ended_rule: events.IRule,
         dlq: sqs.IQueue,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
 

@@ -9,6 +9,8 @@ origination goes with the bridge, then the number is disassociated, then the Voi
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_chime as chime
 from aws_cdk import aws_iam as iam
@@ -105,7 +107,7 @@ class ChimeOrigination(Construct):
 
 
 class TelephonyStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, **kwargs: object) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
 
         # Unencrypted (TCP 5060 + RTP): there is no maintained Python SRTP stack for the bridge yet.
