@@ -64,10 +64,10 @@ class PlayoutBuffer:
 
     def drop_item(self, item_id: str) -> int | None:
         """Drop what is queued of one item; the ms of it already sent, or None if none was queued."""
-        kept = [entry for entry in self._items if entry[0] != item_id]
+        kept = [entry for entry in self._items if entry.item_id != item_id]
         if len(kept) == len(self._items):
             return None
-        self._queued = sum(len(entry[1]) - entry[2] for entry in kept)
+        self._queued = sum(len(entry.data) - entry.offset for entry in kept)
         self._items = deque(kept)
         return self._sent.get(item_id, 0) // BYTES_PER_MS
 
