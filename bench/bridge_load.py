@@ -1,0 +1,218 @@
+"""Load bench: the bridge against a do-nothing relay, N concurrent calls, side by side, one run.
+
+For each level, the same load is placed twice, each time on fresh processes: once on the null
+relay (bench/null_relay.py: SIP answer + RTP <-> websocket, nothing else) and once on the bridge
+(`voice-agent serve --local --openai-base-url` the fake model, moto in its own process). Each call
+streams 20 ms PCMU over loopback UDP: silence, then 600 ms loud bursts every 2.2 s. The fake model
+(bench/fake_model.py) answers each burst after a jittered delay (its own latency, printed beside
+ours), every third one with a tool call.
+
+Reported per level and target: ingress (first loud frame sent -> its append at the model) and
+egress (first loud delta sent -> first loud RTP frame, kernel-stamped) p50/p90/p99/max; RTP
+jitter (RFC 3550) and timestamp-vs-arrival drift p99; frames lost up and down; caller onsets
+that never reached the model within 1 s; SIP setup p50/p99; the tool round trip (the model's
+arguments.done -> the bridge's function_call_output) and the CallStarted policy round trip
+(180 -> 200), cold (the first) and warm (the rest); CPU seconds per call-minute of the target
+process over the steady window (every call up). Ratios are ours / null.
+
+    .venv/bin/python bench/bridge_load.py [--levels 1,20,100] [--duration 20] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from load_harness import (
+    KIND_ANSWER,
+    RESULTS,
+    CallPlan,
+    CallRecord,
+    FakeModelStats,
+    LoadCaller,
+    Processes,
+    cpu_seconds,
+    machine,
+    stream_stats,
+    summary,
+    table,
+    workdir,
+    write_json,
+)
+
+ONSET_LOST_MS = 1000.0
+TARGETS = ("null", "ours")
+
+
+def run_target(target: str, n: int, duration_s: float, seed: int) -> dict[str, Any]:
+    work = workdir(f"bench-load-{target}-{n}-")
+    procs = Processes(work)
+    stats_path = work / "fake_model.json"
+    try:
+        fake, model_url = procs.fake_model(stats_path, seed)
+        if target == "ours":
+            proc, sip_port = procs.bridge(model_url, procs.moto(), max_calls=n + 10)
+        else:
+            proc, sip_port = procs.null_relay(model_url)
+        window: dict[str, float] = {}
+
+        def steady_start() -> None:
+            window["cpu0"], window["t0"] = cpu_seconds(proc.pid), time.monotonic()
+
+        plans = [CallPlan(i, lead_frames=100 + (i * 37) % 110) for i in range(n)]  # spread the bursts
+        caller = LoadCaller(sip_port, "udp")
+        ramp = min(10.0, n / 20)  # 20 new calls a second: setup storms stay out of the steady window
+        records = asyncio.run(
+            _run(caller, plans, ramp, duration_s, deadline_s=ramp + duration_s + 90, on_all_answered=steady_start)
+        )
+        if "t0" in window:
+            window["cpu1"], window["t1"] = cpu_seconds(proc.pid), time.monotonic()
+        procs.stop(proc)
+        procs.stop(fake)
+        fake_stats = FakeModelStats.model_validate_json(stats_path.read_text())
+    finally:
+        procs.close()
+    return measure(target, n, records, fake_stats, window)
+
+
+async def _run(caller: LoadCaller, plans: list[CallPlan], ramp: float, hold: float, **kw: Any) -> list[CallRecord]:
+    return await caller.run(plans, ramp_s=ramp, hold_s=hold, **kw)
+
+
+def measure(
+    target: str, n: int, records: list[CallRecord], fake: FakeModelStats, window: dict[str, float]
+) -> dict[str, Any]:
+    ingress, egress, jitter, drift = [], [], [], []
+    onsets = lost_onsets = lost_down = received = lost_up = 0
+    for r in records:
+        for seq, sent_ns in r.burst_sent_ns.items():
+            onsets += 1
+            heard = fake.ingress_ns.get(f"{r.call_no}:{seq}")
+            if heard is None or (heard - sent_ns) / 1e6 > ONSET_LOST_MS:
+                lost_onsets += 1
+            if heard is not None:
+                ingress.append((heard - sent_ns) / 1e6)
+        first_loud: dict[int, int] = {}
+        for a in r.arrivals:
+            if a.tag is not None and a.tag.kind == KIND_ANSWER and a.tag.seq not in first_loud:
+                first_loud[a.tag.seq] = a.kernel_ns
+        for seq, at_ns in first_loud.items():
+            sent = fake.egress_sent_ns.get(f"{r.call_no}:{seq}")
+            if sent is not None:
+                egress.append((at_ns - sent) / 1e6)
+        s = stream_stats(r.arrivals)
+        jitter += s.jitter_ms
+        drift += s.drift_ms
+        lost_down += s.lost
+        received += s.received
+        lost_up += max(0, r.frames_sent - fake.appends.get(str(r.call_no), 0))
+    answered = [r for r in records if r.answered_ns is not None]
+    setup = [r.setup_ms for r in answered if r.setup_ms is not None]
+    policy = [r.ringing_to_answer_ms for r in sorted(answered, key=lambda r: r.invite_ns)]
+    policy_ms = [p for p in policy if p is not None]
+    steady_s = window.get("t1", 0.0) - window.get("t0", 0.0)
+    call_minutes = len(answered) * steady_s / 60
+    cpu = (window["cpu1"] - window["cpu0"]) / call_minutes if call_minutes > 0 else None
+    return {
+        "target": target,
+        "calls": n,
+        "answered": len(answered),
+        "failed": n - len(answered),
+        "bye_not_200": sum(1 for r in answered if r.bye_status != 200 and not r.hung_up_by_remote),
+        "ingress_ms": summary(ingress),
+        "egress_ms": summary(egress),
+        "rtp_jitter_ms": summary(jitter),
+        "ts_drift_ms": summary(drift),
+        "frames_lost_down": lost_down,
+        "frames_received_down": received,
+        "frames_lost_up": lost_up,
+        "onsets": onsets,
+        "onsets_lost": lost_onsets,
+        "sip_setup_ms": summary(setup),
+        "tool_rt_cold_ms": summary(fake.tool_cold_ms),
+        "tool_rt_warm_ms": summary(fake.tool_warm_ms),
+        "policy_rt_cold_ms": round(policy_ms[0], 2) if policy_ms else None,
+        "policy_rt_warm_ms": summary(policy_ms[1:]),
+        "steady_window_s": round(steady_s, 1),
+        "cpu_s_per_call_minute": round(cpu, 3) if cpu is not None else None,
+    }
+
+
+def _ratio(ours: float | None, null: float | None) -> str:
+    if ours is None or null is None or null == 0:
+        return "-"
+    return f"{ours / null:.2f}x"
+
+
+def _get(row: dict[str, Any], key: str) -> float | None:
+    head, _, sub = key.partition(".")
+    value = row.get(head)
+    return value.get(sub) if isinstance(value, dict) else value
+
+
+METRICS = [
+    ("ingress p50 ms", "ingress_ms.p50"),
+    ("ingress p99 ms", "ingress_ms.p99"),
+    ("ingress max ms", "ingress_ms.max"),
+    ("egress p50 ms", "egress_ms.p50"),
+    ("egress p99 ms", "egress_ms.p99"),
+    ("egress max ms", "egress_ms.max"),
+    ("RTP jitter p99 ms", "rtp_jitter_ms.p99"),
+    ("ts drift p99 ms", "ts_drift_ms.p99"),
+    ("frames lost down", "frames_lost_down"),
+    ("frames lost up", "frames_lost_up"),
+    ("onsets lost (>1 s)", "onsets_lost"),
+    ("SIP setup p50 ms", "sip_setup_ms.p50"),
+    ("SIP setup p99 ms", "sip_setup_ms.p99"),
+    ("tool RT warm p50 ms", "tool_rt_warm_ms.p50"),
+    ("tool RT warm p99 ms", "tool_rt_warm_ms.p99"),
+    ("tool RT cold p99 ms", "tool_rt_cold_ms.p99"),
+    ("policy RT (180->200) cold ms", "policy_rt_cold_ms"),
+    ("policy RT warm p50 ms", "policy_rt_warm_ms.p50"),
+    ("policy RT warm p99 ms", "policy_rt_warm_ms.p99"),
+    ("CPU s / call-minute", "cpu_s_per_call_minute"),
+    ("failed calls", "failed"),
+]
+
+
+def render(level: dict[str, dict[str, Any]], delay: tuple[float, float]) -> str:
+    null, ours = level["null"], level["ours"]
+    rows = [[label, _get(ours, k), _get(null, k), _ratio(_get(ours, k), _get(null, k))] for label, k in METRICS]
+    title = (
+        f"{ours['calls']} concurrent calls: {ours['onsets']} caller onsets, steady window {ours['steady_window_s']} s "
+        f"(null {null['steady_window_s']} s); the model's own answer delay is {delay[0]:.0f}-{delay[1]:.0f} ms"
+    )
+    return title + "\n" + table(rows, ["metric", "ours", "null", "ours/null"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--levels", default="1,20,100", help="comma-separated concurrency levels (200 on request)")
+    parser.add_argument("--duration", type=float, default=20.0, help="steady seconds with every call up")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS / "bridge_load.json")
+    args = parser.parse_args()
+    try:
+        levels = [int(x) for x in args.levels.split(",") if x.strip()]
+    except ValueError:
+        print(f"error: --levels wants numbers like 1,20,100, got {args.levels!r}", file=sys.stderr)
+        return 2
+    if not levels or min(levels) < 1:
+        print("error: --levels must name at least one level of 1 or more calls", file=sys.stderr)
+        return 2
+    payload: dict[str, Any] = {"machine": machine(), "duration_s": args.duration, "levels": []}
+    for n in levels:
+        level = {t: run_target(t, n, args.duration, args.seed) for t in TARGETS}
+        payload["levels"].append(level)
+        print(render(level, (150.0, 350.0)) + "\n", flush=True)
+        write_json(args.out, payload)  # after every level: a long run that is stopped keeps what it measured
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
