@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from realtime_bridge.rtp.session import AudioFrame, RtpSession
+from realtime_bridge.rtp.srtp import SrtpContext, SrtpKey
 from realtime_bridge.sip.build import Peer
 from realtime_bridge.sip.sdp import AudioOffer
 from simulator.caller_audio import prepare_turn_audio
@@ -42,7 +43,7 @@ from simulator.caller_result import (
     EventKind,
     format_event,
 )
-from simulator.caller_sip import CallerSipLeg
+from simulator.caller_sip import CallerSipLeg, caller_tls
 from simulator.mulaw import BYTES_PER_MS
 from simulator.scenario import Caller, Scenario, ScenarioError, Turn, load_scenario
 
@@ -96,7 +97,10 @@ class SimulatedCaller:
             )
         rtp_sock = _bind_rtp(self.options.local_host, self.options.rtp_port)
         local_rtp_port = rtp_sock.getsockname()[1]
+        srtp_key = SrtpKey.generate() if self.options.srtp else None
         leg = self._leg = CallerSipLeg(
+            tls=caller_tls(self.options),
+            srtp_key=srtp_key,
             target=self.target,
             local_host=self.options.local_host,
             callee=self.options.callee,
@@ -116,12 +120,21 @@ class SimulatedCaller:
             leg.invite()
             self._log("invite_sent", detail=f"{self.options.transport} {self.target.host}:{self.target.port}")
             outcome = await self._await_answer(leg)
+            srtp = _srtp_for(srtp_key, outcome)
             if isinstance(outcome, int):
                 failure = outcome
+            elif srtp_key is not None and srtp is None:  # a clear answer to an SRTP offer
+                failure = 488
+                self._log("failed", detail="the answer is not SRTP: hung up")
+                leg.hang_up()
+                await asyncio.wait([leg.hungup], timeout=self.options.bye_timeout_s)
             else:
-                self._log("answered", detail=f"media {outcome.address}:{outcome.port}")
+                self._log("answered", detail=f"media {outcome.address}:{outcome.port}{' SRTP' if srtp else ''}")
                 media = await RtpSession.open(  # the session owns the socket from here
-                    rtp_sock, (outcome.address, outcome.port), telephone_event_pt=outcome.telephone_event_pt
+                    rtp_sock,
+                    (outcome.address, outcome.port),
+                    telephone_event_pt=outcome.telephone_event_pt,
+                    srtp=srtp,
                 )
                 await self._talk(leg, media, audio)
         finally:
@@ -346,6 +359,7 @@ class SimulatedCaller:
         return CallerResult(
             call_id=leg.call_id,
             transport=self.options.transport,
+            srtp=media is not None and media.srtp is not None,
             local_rtp_port=local_rtp_port,
             answered=answered,
             failure_status=failure,
@@ -364,6 +378,12 @@ class SimulatedCaller:
             duration_ms=self._ms(ended),
             events=sorted(self._events, key=lambda e: e.at),
         )
+
+
+def _srtp_for(ours: SrtpKey | None, answer: AudioOffer | int) -> SrtpContext | None:
+    """Our key protects what we send; the key in the bridge's answer opens what it sends."""
+    theirs = answer.chosen_crypto if isinstance(answer, AudioOffer) else None
+    return SrtpContext(local=ours, remote=theirs.key) if ours is not None and theirs is not None else None
 
 
 def _bind_rtp(host: str, port: int) -> socket.socket:

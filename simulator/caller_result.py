@@ -32,7 +32,13 @@ class CallerOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    transport: Literal["udp", "tcp"] = "udp"
+    transport: Literal["udp", "tcp", "tls"] = "udp"
+    # tls: the CA the bridge's certificate must chain to, and the caller's own certificate
+    # for its Contact listener. srtp: offer RTP/SAVP with an SDES key, refuse a clear answer.
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    srtp: bool = False
     local_host: str = "127.0.0.1"
     rtp_port: int = Field(default=0, ge=0, le=65535)  # 0: any free port
     callee: str = "+15550100"  # the dialled number (To user)
@@ -85,7 +91,8 @@ class LatencySummary(BaseModel):
 
 class CallerResult(BaseModel):
     call_id: str
-    transport: Literal["udp", "tcp"]
+    transport: Literal["udp", "tcp", "tls"]
+    srtp: bool = False  # the media was SRTP both ways
     local_rtp_port: int
     answered: bool
     failure_status: int | None = None  # SIP status when not answered (408: no answer in time)

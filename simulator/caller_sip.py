@@ -1,26 +1,40 @@
 """The simulated caller's signalling: the sans-I/O ``UacCall`` on the bridge's own asyncio
 transports, with its retransmission timer. One call per leg.
 
-Over TCP the leg also listens on its Contact port, because a far end may send its BYE on a
-new connection (Chime does); over UDP one socket sends and receives everything.
+Over TCP (and TLS) the leg also listens on its Contact port, because a far end may send its
+BYE on a new connection (Chime does); over UDP one socket sends and receives everything.
+Over TLS the bridge's certificate must chain to the configured CA, as a phone would check it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from typing import TypeVar, assert_never
 
+from realtime_bridge.rtp.srtp import SrtpKey
 from realtime_bridge.sip.build import Peer, Transport
 from realtime_bridge.sip.events import Transmit
 from realtime_bridge.sip.message import SipParseError
 from realtime_bridge.sip.sdp import AudioOffer
-from realtime_bridge.sip.transport import TcpTransport, UdpTransport
+from realtime_bridge.sip.transport import TcpTransport, UdpTransport, tls_client_context, tls_server_context
 from realtime_bridge.sip.uac import Answered, Failed, Hungup, Ringing, UacCall, UacOutput
+from simulator.caller_result import CallerOptions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+TlsContexts = tuple[ssl.SSLContext, ssl.SSLContext]  # (for our Contact listener, for connecting out)
+
+
+def caller_tls(options: CallerOptions) -> TlsContexts | None:
+    """The caller's TLS contexts, or None when it does not call over TLS."""
+    if options.transport != "tls":
+        return None
+    if not (options.tls_cert_file and options.tls_key_file):
+        raise ValueError("a TLS caller needs tls_cert_file and tls_key_file for its Contact listener")
+    return tls_server_context(options.tls_cert_file, options.tls_key_file), tls_client_context(options.tls_ca_file)
 
 
 class CallerSipLeg:
@@ -35,6 +49,8 @@ class CallerSipLeg:
         extra_headers: list[tuple[str, str]],
         t1: float,
         on_change: Callable[[], None],
+        tls: TlsContexts | None = None,
+        srtp_key: SrtpKey | None = None,
     ) -> None:
         self.target = target
         self._local_host = local_host
@@ -44,6 +60,8 @@ class CallerSipLeg:
         self._extra = extra_headers
         self._t1 = t1
         self._on_change = on_change  # wakes whoever waits on the call's state
+        self._tls = tls
+        self._srtp_key = srtp_key
         self._udp: UdpTransport | None = None
         self._tcp: TcpTransport | None = None
         self._uac: UacCall | None = None
@@ -72,7 +90,10 @@ class CallerSipLeg:
             )
             port = self._udp.port
         else:
-            self._tcp = TcpTransport(self._on_message, admit=lambda _host: True)
+            if transport == "tls" and self._tls is None:
+                raise ValueError("SIP over TLS needs TLS contexts")
+            tls = self._tls if transport == "tls" else None
+            self._tcp = TcpTransport(self._on_message, admit=lambda _host: True, tls=tls)
             port = await self._tcp.listen(self._local_host, 0)
         self._uac = UacCall(
             target=self.target,
@@ -84,6 +105,7 @@ class CallerSipLeg:
             media_port=self._media_port,
             extra_headers=self._extra,
             t1=self._t1,
+            srtp_key=self._srtp_key,
         )
 
     def invite(self) -> None:

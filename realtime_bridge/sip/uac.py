@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
+from realtime_bridge.rtp.srtp import SrtpKey
 from realtime_bridge.sip.build import (
     Peer,
     Transport,
@@ -22,7 +23,7 @@ from realtime_bridge.sip.build import (
 from realtime_bridge.sip.events import Transmit
 from realtime_bridge.sip.fields import parse_cseq, parse_name_addr, parse_via
 from realtime_bridge.sip.message import Headers, SipRequest, SipResponse, parse_message, serialize, with_body
-from realtime_bridge.sip.sdp import AudioOffer, build_answer, parse_offer
+from realtime_bridge.sip.sdp import AudioOffer, CryptoOffer, build_answer, parse_offer
 from realtime_bridge.sip.timers import Retransmit
 
 
@@ -72,6 +73,7 @@ class UacCall:
         media_port: int,
         extra_headers: list[tuple[str, str]] | None = None,
         t1: float = 0.5,
+        srtp_key: SrtpKey | None = None,  # offer RTP/SAVP with this key (ours, for what we send)
     ) -> None:
         self.target = target
         self.transport: Transport = target.transport
@@ -85,7 +87,12 @@ class UacCall:
         self._contact = f"<sip:{caller}@{local_host}:{local_port};transport={self.transport}>"
         self._extra = extra_headers or []
         self._sdp = build_answer(
-            address=media_host, port=media_port, session_id=secrets.randbelow(2**31), version=1, offer=None
+            address=media_host,
+            port=media_port,
+            session_id=secrets.randbelow(2**31),
+            version=1,
+            offer=None,
+            crypto=CryptoOffer(1, srtp_key) if srtp_key is not None else None,
         )
         self._invite: SipRequest | None = None
         self._invite_tx: Retransmit | None = None
@@ -245,7 +252,7 @@ class UacCall:
         return Transmit(serialize(SipRequest("ACK", self._uri, headers)), self.target)
 
     def _reply_to(self, req: SipRequest, source: Peer) -> Peer:
-        if source.transport == "tcp":
+        if source.transport != "udp":
             return source
         via = parse_via(req.headers.values("via")[0])
         return Peer(source.host, source.port if "rport" in via.params else (via.port or 5060), "udp")
