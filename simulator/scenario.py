@@ -123,9 +123,19 @@ class ModelKnobs(_Strict):
 
 
 class ExtractorKnobs(_Strict):
+    """How the simulated post-call LLM answers, field by field: the lies and the honest variants of real
+    models (simulator/extractor.py says what each does)."""
+
     fabricate_quote: list[str] = []
     quote_agent_turn: list[str] = []
     wrong_value: list[str] = []
+    quote_without_fillers: list[str] = []  # the quote leaves out the words listed in `fillers`
+    fillers: list[str] = []  # scenario data: which of the caller's words count as fillers here
+    quote_without_marks: list[str] = []  # "I'd" quoted as "Id", "617-555-0143" as "6175550143"
+    normalised_value: dict[str, str] = {}  # field -> the value as the model rewrote it ("2nd floor")
+    value_from_other_words: list[str] = []  # a word of the value swapped for another word of the quote
+    mid_word_value: list[str] = []  # value and quote are the start of a word the caller said
+    numerals: dict[str, str] = {}  # field -> what the model returns as the quote's numerals
 
 
 class Expect(_Strict):
@@ -202,6 +212,12 @@ def check_against_agent(scenario: Scenario) -> None:
         *knobs.fabricate_quote,
         *knobs.quote_agent_turn,
         *knobs.wrong_value,
+        *knobs.quote_without_fillers,
+        *knobs.quote_without_marks,
+        *knobs.normalised_value,
+        *knobs.value_from_other_words,
+        *knobs.mid_word_value,
+        *knobs.numerals,
         *scenario.expect.record,
         *scenario.expect.sources,
     ]
