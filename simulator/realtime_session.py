@@ -114,6 +114,11 @@ class RealtimeSession:
         self.closed = True
         return [*self._stamp([errors.beta_disabled()]), Close(4000, "beta_api_shape_disabled")]
 
+    @property
+    def idle(self) -> bool:
+        """No response in flight and no timed event (late transcript, echo) pending."""
+        return self._run is None and not self._timers
+
     def next_deadline_ms(self) -> float:
         due = self._run.next_due_ms() if self._run else None
         timer = self._timers[0].due_ms if self._timers else None
