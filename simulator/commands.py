@@ -79,7 +79,8 @@ def simulate(scenario: str, as_json: bool, transport: str = "udp") -> int:
         print(f"error: {scenario}: no such scenario file", file=sys.stderr)
         return 2
     if not as_json:
-        print(f"Simulating {path} over a real SIP call on 127.0.0.1 ({transport})...\n", flush=True)
+        shown = "TLS + SRTP" if transport == "tls" else transport
+        print(f"Simulating {path} over a real SIP call on 127.0.0.1 ({shown})...\n", flush=True)
     try:
         result = asyncio.run(_run(path, live=not as_json, transport=transport))
     except ScenarioError as err:

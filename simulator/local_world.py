@@ -26,6 +26,7 @@ from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.server import SipServer
 from realtime_bridge.tool_invoker import InProcessInvoker
 from simulator import server as simulator_server
+from simulator.loopback_tls import LoopbackTls
 from simulator.scenario import Scenario
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.call_runtime import CallRuntime
@@ -164,11 +165,14 @@ async def start_local_world(
     *,
     sip_port: int = 0,
     transports: tuple[str, ...] = ("udp", "tcp"),
+    tls: LoopbackTls | None = None,
     **options: Any,
 ) -> LocalWorld:
+    """With ``tls`` the bridge takes only SIP over TLS (on ``sip.tls_port``) with SRTP."""
     parts = await start_local_parts(spec_path, scenario, **options)
     router = CallRouter(parts.deps)
-    config = SipConfig(bind_host="127.0.0.1", sip_port=sip_port, transports=transports)  # type: ignore[arg-type]
+    sip_settings = {"transports": transports} if tls is None else tls.bridge_settings()
+    config = SipConfig.model_validate({"bind_host": "127.0.0.1", "sip_port": sip_port, **sip_settings})
     sip = SipServer(config, router, public_ip="127.0.0.1")
     router.sip = sip
     await sip.start()

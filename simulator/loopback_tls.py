@@ -25,6 +25,27 @@ class LoopbackTls:
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def bridge_settings(self) -> dict[str, object]:
+        """SipConfig fields for a bridge that takes only TLS + SRTP calls (a free TLS port)."""
+        return {
+            "transports": ("tls",),
+            "tls_port": 0,
+            "tls_cert_file": self.bridge_cert,
+            "tls_key_file": self.bridge_key,
+            "tls_ca_file": self.ca_file,
+            "encryption": "required",
+        }
+
+    def caller_settings(self) -> dict[str, object]:
+        """CallerOptions fields for a caller that calls over TLS and offers SRTP."""
+        return {
+            "transport": "tls",
+            "srtp": True,
+            "tls_ca_file": self.ca_file,
+            "tls_cert_file": self.caller_cert,
+            "tls_key_file": self.caller_key,
+        }
+
 
 def make_loopback_tls() -> LoopbackTls:
     try:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from simulator.caller import SimulatedCaller
 from simulator.caller_result import CallerOptions, CallerResult, LatencySummary
 from simulator.local_world import start_local_world
+from simulator.loopback_tls import make_loopback_tls
 from simulator.scenario import Scenario, load_scenario
 from voice_agent.decisions import CallbackSink, DecisionLine
 from voice_agent.field_values import Valid, validate_value
@@ -87,20 +88,31 @@ def check_expectations(scenario: Scenario, spec: AgentSpec, result: dict[str, An
 async def run_scenario(
     scenario_path: str | Path,
     *,
-    transport: Literal["udp", "tcp"] = "udp",
+    transport: Literal["udp", "tcp", "tls"] = "udp",
     on_turn: Callable[[Turn], None] | None = None,
     on_decision: Callable[[DecisionLine], None] | None = None,
 ) -> SimulationResult:
+    """``tls``: SIP over TLS and SRTP media, with throwaway loopback certificates."""
     scenario = load_scenario(scenario_path)
     sinks = (CallbackSink(on_decision),) if on_decision else ()
-    world = await start_local_world(scenario.agent, scenario, decision_sinks=sinks, turn_listener=on_turn)
+    tls = make_loopback_tls() if transport == "tls" else None
     try:
-        caller = SimulatedCaller(scenario, "127.0.0.1", world.sip_port, options=CallerOptions(transport=transport))
+        world = await start_local_world(scenario.agent, scenario, decision_sinks=sinks, turn_listener=on_turn, tls=tls)
+    except BaseException:
+        if tls is not None:
+            tls.close()
+        raise
+    try:
+        port = world.sip.tls_port if tls is not None else world.sip_port
+        options = CallerOptions.model_validate({"transport": transport} if tls is None else tls.caller_settings())
+        caller = SimulatedCaller(scenario, "127.0.0.1", port, options=options)
         caller_result = await caller.run()
         call_id = await asyncio.wait_for(world.router.finished.get(), CALL_FLUSH_TIMEOUT_S)
         return await asyncio.to_thread(_collect, world, scenario, str(scenario_path), call_id, caller_result)
     finally:
         await world.close()
+        if tls is not None:
+            tls.close()
 
 
 def _collect(world: Any, scenario: Scenario, name: str, call_id: str, caller: CallerResult) -> SimulationResult:

@@ -42,7 +42,7 @@ def _text_demo(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from simulator.commands import simulate
 
-    return simulate(args.scenario, args.json, "tcp" if args.tcp else "udp")
+    return simulate(args.scenario, args.json, "tls" if args.tls else "tcp" if args.tcp else "udp")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -105,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="run one scenario through the whole local stack; exit 0 when it holds")
     p.add_argument("scenario", metavar="SCENARIO.yaml")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of the live conversation")
-    p.add_argument("--tcp", action="store_true", help="place the SIP call over TCP (default UDP)")
+    wire = p.add_mutually_exclusive_group()
+    wire.add_argument("--tcp", action="store_true", help="place the SIP call over TCP (default UDP)")
+    wire.add_argument("--tls", action="store_true", help="encrypted: SIP over TLS and SRTP media (test certificates)")
     p.set_defaults(run=_simulate)
 
     p = sub.add_parser("serve", help="run the bridge (configuration from the environment; see README)")

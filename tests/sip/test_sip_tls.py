@@ -36,27 +36,11 @@ def certs() -> Iterator[LoopbackTls]:
 
 
 def tls_config(certs: LoopbackTls, **overrides: object) -> SipConfig:
-    values: dict[str, object] = {
-        "transports": ("tls",),
-        "tls_port": 0,
-        "tls_cert_file": certs.bridge_cert,
-        "tls_key_file": certs.bridge_key,
-        "tls_ca_file": certs.ca_file,
-        "encryption": "required",
-    }
-    return bridge_config(**(values | overrides))
+    return bridge_config(**(certs.bridge_settings() | overrides))
 
 
 def caller_options(certs: LoopbackTls, **overrides: object) -> CallerOptions:
-    values: dict[str, object] = {
-        "transport": "tls",
-        "srtp": True,
-        "tls_ca_file": certs.ca_file,
-        "tls_cert_file": certs.caller_cert,
-        "tls_key_file": certs.caller_key,
-        "voice_connector_id": VC_ID,
-        "engine": "synthetic",
-    }
+    values = certs.caller_settings() | {"voice_connector_id": VC_ID, "engine": "synthetic"}
     return CallerOptions.model_validate(values | overrides)
 
 
