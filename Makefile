@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint synth bench setup clean
+.PHONY: demo test lint synth bench bench-load bench-sip setup clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,15 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/lambda_cold_import.py
 	$(BIN)/python bench/bridge_calls.py
+
+# The bridge beside a do-nothing relay at 1, 20 and 100 concurrent calls (LEVELS=1,20,100,200 for more).
+LEVELS ?= 1,20,100
+bench-load: $(STAMP)
+	$(BIN)/python bench/bridge_load.py --levels $(LEVELS)
+
+# 200 concurrent calls with RTP and DTMF over UDP and TCP, then every record, transcript and CallEnded audited.
+bench-sip: $(STAMP)
+	$(BIN)/python bench/sip_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .hypothesis cdk.out
