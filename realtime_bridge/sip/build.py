@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from realtime_bridge.sip.fields import format_via, parse_name_addr, parse_uri, parse_via
+from realtime_bridge.sip.fields import BRANCH_MAGIC, format_via, parse_name_addr, parse_uri, parse_via
 from realtime_bridge.sip.message import Headers, SipParseError, SipRequest, SipResponse, with_body
 
 Transport = Literal["udp", "tcp", "tls"]
@@ -23,16 +23,23 @@ REASONS = {
     400: "Bad Request",
     403: "Forbidden",
     405: "Method Not Allowed",
+    406: "Not Acceptable",
+    415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
+    420: "Bad Extension",
+    480: "Temporarily Unavailable",
     481: "Call/Transaction Does Not Exist",
+    483: "Too Many Hops",
     486: "Busy Here",
     487: "Request Terminated",
     488: "Not Acceptable Here",
     491: "Request Pending",
     500: "Server Internal Error",
+    501: "Not Implemented",
     503: "Service Unavailable",
+    505: "Version Not Supported",
+    603: "Decline",
 }
-ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS"
-BRANCH_MAGIC = "z9hG4bK"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +62,14 @@ def new_branch() -> str:
 
 
 def stamp_via(value: str, source: Peer) -> str:
-    """Top Via as the response must carry it: ``received`` and ``rport`` filled in."""
-    via = parse_via(value)
+    """Top Via as the response must carry it: ``received`` and ``rport`` filled in (RFC 3261
+    18.2.1, RFC 3581 4). A top Via too broken to parse is echoed unchanged."""
+    try:
+        via = parse_via(value)
+    except SipParseError:
+        return value
     params = dict(via.params)
-    if via.host != source.host:
+    if via.host.lower() != source.host.lower():
         params["received"] = source.host
     if "rport" in params and not params["rport"]:
         params["rport"] = str(source.port)
@@ -66,15 +77,24 @@ def stamp_via(value: str, source: Peer) -> str:
 
 
 def response_destination(request: SipRequest, source: Peer) -> Peer:
-    """RFC 3261 18.2.2 with RFC 3581: reliable -> same connection; UDP -> received + port."""
+    """RFC 3261 18.2.2 with RFC 3581: reliable -> same connection; UDP -> the source address
+    (the ``received`` value) and the ``rport`` or sent-by port. ``maddr`` is not honoured: a
+    reply never goes anywhere but the address the request came from. A top Via too broken to
+    read sends the reply to the source port."""
     if source.transport != "udp":  # TCP and TLS: the connection it came on
         return source
     vias = request.headers.values("via")
     if not vias:
         raise SipParseError("missing Via")
-    via = parse_via(vias[0])
+    try:
+        via = parse_via(vias[0])
+    except SipParseError:
+        return Peer(source.host, source.port, "udp")
     port = source.port if "rport" in via.params else (via.port or 5060)
     return Peer(source.host, port, "udp")
+
+
+_ECHOED = {"from": "From", "to": "To", "call-id": "Call-ID", "cseq": "CSeq"}
 
 
 def build_response(
@@ -87,7 +107,12 @@ def build_response(
     body: bytes = b"",
     content_type: str | None = None,
     reason: str | None = None,
+    strict: bool = True,
 ) -> SipResponse:
+    """A response per RFC 3261 8.2.6: Via, From, To (+ tag), Call-ID and CSeq copied.
+
+    ``strict=False`` is for refusing malformed requests: whatever of those headers exists is
+    copied as it came, and a To that cannot be parsed gets no tag."""
     h = request.headers
     vias = h.values("via")
     if not vias:
@@ -96,39 +121,66 @@ def build_response(
     headers.add("Via", stamp_via(vias[0], source))
     for via in vias[1:]:
         headers.add("Via", via)
-    for name in ("from", "to", "call-id", "cseq"):
+    for name, wire in _ECHOED.items():
         value = h.get(name)
         if value is None:
-            raise SipParseError(f"missing {name}")
-        if name == "to" and to_tag and parse_name_addr(value).tag is None:
+            if strict:
+                raise SipParseError(f"missing {wire}")
+            continue
+        if name == "to" and to_tag and _needs_tag(value, strict):
             value = f"{value};tag={to_tag}"
-        headers.add({"from": "From", "to": "To", "call-id": "Call-ID", "cseq": "CSeq"}[name], value)
+        headers.add(wire, value)
     for name, value in extra or []:
         headers.add(name, value)
     with_body(headers, body, content_type)
     return SipResponse(status, reason or REASONS.get(status, "Unknown"), headers, body)
 
 
-def lenient_bad_request(data: bytes, source: Peer, why: str) -> SipResponse | None:
-    """A 400 for a request too broken to parse fully, if it names enough to reply to; else None."""
+def _needs_tag(to_value: str, strict: bool) -> bool:
+    try:
+        return parse_name_addr(to_value).tag is None
+    except SipParseError:
+        if strict:
+            raise
+        return False
+
+
+def warning(why: str) -> tuple[str, str]:
+    """A Warning header (RFC 3261 20.43) saying why, as a printable quoted-string."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in why[:120]).replace("\\", "/").replace('"', "'")
+    return ("Warning", f'399 bridge "{text}"')
+
+
+def refusal_for_malformed(request: SipRequest, status: int, source: Peer, why: str) -> tuple[SipResponse, Peer] | None:
+    """The stateless 400 (or 505) for a malformed request, and where it goes; None when the
+    request is an ACK (never answered) or names no Via to answer along."""
+    if request.method == "ACK" or not request.headers.values("via"):
+        return None
+    response = build_response(request, status, source, to_tag=new_tag(), extra=[warning(why)], strict=False)
+    return response, response_destination(request, source)
+
+
+def scan_request(data: bytes) -> SipRequest | None:
+    """What can be read of a request too broken to parse: start line words and the header
+    lines that have a colon (folded lines joined). None for responses and non-text."""
     try:
         head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8")
     except UnicodeDecodeError:
         return None
-    lines = head.split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or parts[2] != "SIP/2.0" or parts[0] in ("ACK", "SIP/2.0"):
+    first, *lines = head.split("\r\n")
+    words = first.split()
+    if len(words) < 2 or words[0].upper().startswith("SIP/"):
         return None
     found = Headers()
-    for line in lines[1:]:
+    for line in lines:
+        if line[:1] in (" ", "\t") and found.items:
+            name, value = found.items[-1]
+            found.items[-1] = (name, f"{value} {line.strip()}")
+            continue
         name, colon, value = line.partition(":")
         if colon and name.strip():
             found.add(name.strip(), value.strip())
-    try:
-        request = SipRequest(parts[0], parts[1], found)
-        return build_response(request, 400, source, extra=[("Warning", f'399 bridge "{why[:120]}"')], to_tag=new_tag())
-    except SipParseError:
-        return None
+    return SipRequest(words[0], words[1], found)
 
 
 def uri_destination(uri_text: str, default_transport: Transport, conn_id: int | None) -> Peer:

@@ -1,33 +1,108 @@
-"""Structured views of the header values the UAS routes on: Via, name-addr, SIP URI, CSeq."""
+"""Structured views of the header values the UAS routes on: Via, name-addr, URIs, CSeq.
+
+Each parser follows the RFC 3261 section 25 grammar closely enough to tell a well-formed value
+from a malformed one (the RFC 4475 torture messages are the test): linear whitespace is allowed
+around ``/ ; = :`` where the grammar allows it, and refused where it does not (inside ``<...>``,
+inside a URI). A malformed value raises ``SipParseError`` with a one-line reason.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from realtime_bridge.sip.message import SipParseError
 
+_TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")
+_HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9\-_.]*[A-Za-z0-9_])?\.?")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
+# A generic-param value: token, host (IPv6 references included) or quoted-string (checked apart).
+_PARAM_VALUE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~:\[\]]+")
+_LWS = " \t"
+BRANCH_MAGIC = "z9hG4bK"  # RFC 3261 8.1.1.7: branches of RFC 3261 clients start with it
+MAX_CSEQ = 2**31 - 1  # RFC 3261 8.1.1.5: less than 2**31
+MAX_FORWARDS_LIMIT = 255  # RFC 3261 20.22
 
-def _params(text: str) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for raw in text.split(";"):
-        raw = raw.strip()
-        if not raw:
+
+def is_token(text: str) -> bool:
+    return _TOKEN.fullmatch(text) is not None
+
+
+def _quoted_end(text: str, start: int) -> int:
+    """Index just past the quoted-string opening at ``start`` (quoted-pairs honoured)."""
+    i = start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
             continue
+        if ch == '"':
+            return i + 1
+        i += 1
+    raise SipParseError(f"unterminated quoted string in {text[:60]!r}")
+
+
+def _split_semis(text: str) -> list[str]:
+    """Split at ';' outside quoted strings."""
+    parts: list[str] = []
+    start = i = 0
+    while i < len(text):
+        if text[i] == '"':
+            i = _quoted_end(text, i)
+            continue
+        if text[i] == ";":
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _params(text: str, what: str) -> dict[str, str | None]:
+    """``*( SEMI generic-param )``: ``text`` is empty or starts with ';'. Empty params are errors."""
+    first, *raws = _split_semis(text)
+    if first.strip(_LWS):
+        raise SipParseError(f"expected ';' before {what} parameter: {first[:40]!r}")
+    out: dict[str, str | None] = {}
+    for raw in raws:
         name, eq, value = raw.partition("=")
-        out[name.strip().lower()] = value.strip() if eq else None
+        name, value = name.strip(_LWS), value.strip(_LWS)
+        if not is_token(name):
+            raise SipParseError(f"malformed {what} parameter: {raw.strip(_LWS)[:40]!r}")
+        quoted = len(value) > 1 and value[0] == '"' and _quoted_end(value, 0) == len(value)
+        if eq and not quoted and not _PARAM_VALUE.fullmatch(value):
+            raise SipParseError(f"malformed {what} parameter value: {raw.strip(_LWS)[:40]!r}")
+        out[name.lower()] = value if eq else None
     return out
 
 
+def _cut(text: str, sep: str) -> tuple[str, str]:
+    """``text`` split before the first ``sep``: (head, sep + tail) or (text, "")."""
+    head, found, tail = text.partition(sep)
+    return head, (sep + tail if found else "")
+
+
 def _host_port(text: str, what: str) -> tuple[str, int | None]:
-    text = text.strip()
-    if text.startswith("["):  # IPv6 reference
+    """``host [COLON port]``; IPv6 references are returned without their brackets."""
+    text = text.strip(_LWS)
+    if text.startswith("["):  # IPv6 reference (RFC 5118: two or three colons are both accepted)
         end = text.find("]")
-        if end < 0:
-            raise SipParseError(f"malformed {what} host: {text[:40]!r}")
-        host, rest = text[1:end], text[end + 1 :]
-        port_text = rest[1:] if rest.startswith(":") else ""
+        if end < 0 or not _IPV6.fullmatch(text[1:end]):
+            raise SipParseError(f"malformed {what} host: {text[:60]!r}")
+        host, rest = text[1:end], text[end + 1 :].strip(_LWS)
+        if rest and not rest.startswith(":"):
+            raise SipParseError(f"malformed {what} host: {text[:60]!r}")
+        port_text = rest[1:].strip(_LWS)
+        if rest and not port_text:
+            raise SipParseError(f"invalid {what} port: ''")
     else:
-        host, _, port_text = text.partition(":")
+        host, colon, port_text = text.partition(":")
+        host, port_text = host.strip(_LWS), port_text.strip(_LWS)
+        if colon and not port_text:
+            raise SipParseError(f"invalid {what} port: ''")
+        if host and not _HOSTNAME.fullmatch(host):
+            raise SipParseError(f"malformed {what} host: {host[:60]!r}")
     if not host:
         raise SipParseError(f"missing {what} host")
     if port_text:
@@ -35,6 +110,10 @@ def _host_port(text: str, what: str) -> tuple[str, int | None]:
             raise SipParseError(f"invalid {what} port: {port_text[:10]!r}")
         return host, int(port_text)
     return host, None
+
+
+def format_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +127,33 @@ class Via:
     def branch(self) -> str | None:
         return self.params.get("branch")
 
+    @property
+    def sent_by(self) -> str:
+        return format_host(self.host.lower()) + ("" if self.port is None else f":{self.port}")
+
 
 def parse_via(value: str) -> Via:
-    proto, _, rest = value.strip().partition(" ")
-    parts = proto.split("/")
-    if len(parts) != 3 or parts[0].upper() != "SIP":
+    """``SIP SLASH 2.0 SLASH transport LWS sent-by *(SEMI via-params)``, LWS allowed around '/'."""
+    parts = value.split("/", 2)
+    if len(parts) != 3:
         raise SipParseError(f"malformed Via: {value[:60]!r}")
-    sent_by, _, params = rest.strip().partition(";")
+    name, version, rest = (p.strip(_LWS) for p in parts)
+    transport, _, rest = rest.partition(" ") if " " in rest else rest.partition("\t")
+    if name.upper() != "SIP" or not is_token(transport) or not rest.strip(_LWS):
+        raise SipParseError(f"malformed Via: {value[:60]!r}")
+    if version != "2.0":
+        raise SipParseError(f"unsupported Via version: {version[:10]!r}")
+    sent_by, params = _cut(rest.strip(_LWS), ";")
     host, port = _host_port(sent_by, "Via")
-    return Via(transport=parts[2].strip().upper(), host=host, port=port, params=_params(params))
+    parsed = _params(params, "Via")
+    branch = parsed.get("branch", "")
+    if branch is None or branch == BRANCH_MAGIC:
+        raise SipParseError("Via branch is empty or only the magic cookie")
+    return Via(transport=transport.upper(), host=host, port=port, params=parsed)
 
 
 def format_via(via: Via) -> str:
-    hostport = via.host if via.port is None else f"{via.host}:{via.port}"
+    hostport = format_host(via.host) + ("" if via.port is None else f":{via.port}")
     params = "".join(f";{k}" if v is None else f";{k}={v}" for k, v in via.params.items())
     return f"SIP/2.0/{via.transport} {hostport}{params}"
 
@@ -72,6 +165,7 @@ class SipUri:
     host: str
     port: int | None
     params: dict[str, str | None]
+    headers: str = ""  # the raw ``?h=v&...`` part, if any
 
     @property
     def transport(self) -> str | None:
@@ -79,16 +173,30 @@ class SipUri:
         return value.upper() if value else None
 
 
-def parse_uri(text: str) -> SipUri:
-    text = text.strip()
+def uri_scheme(text: str) -> str:
+    """The scheme of an absolute URI (lower case); raises when ``text`` is not one."""
     scheme, colon, rest = text.partition(":")
-    if not colon or scheme.lower() not in ("sip", "sips"):
-        raise SipParseError(f"unsupported URI: {text[:60]!r}")
-    rest, _, _headers = rest.partition("?")
-    userhost, _, params = rest.partition(";")
-    user, at, hostport = userhost.rpartition("@")
+    if not colon or not _SCHEME.fullmatch(scheme) or not rest:
+        raise SipParseError(f"not a URI: {text[:60]!r}")
+    if any(ch in text for ch in ' \t<>"'):
+        raise SipParseError(f"whitespace or delimiter inside URI: {text[:60]!r}")
+    return scheme.lower()
+
+
+def parse_uri(text: str) -> SipUri:
+    """A sip: or sips: URI. The first '@' ends the userinfo (no other part may hold one raw)."""
+    scheme = uri_scheme(text)
+    if scheme not in ("sip", "sips"):
+        raise SipParseError(f"unsupported URI scheme: {text[:60]!r}")
+    rest = text.partition(":")[2]
+    userinfo, at, hostpart = rest.partition("@")
+    if not at:
+        userinfo, hostpart = "", rest
+    hostpart, _, headers = hostpart.partition("?")
+    hostport, params = _cut(hostpart, ";")
     host, port = _host_port(hostport, "URI")
-    return SipUri(scheme=scheme.lower(), user=user if at else None, host=host, port=port, params=_params(params))
+    user = userinfo.partition(":")[0] if at else None
+    return SipUri(scheme=scheme, user=user, host=host, port=port, params=_params(params, "URI"), headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,25 +205,50 @@ class NameAddr:
 
     uri: str
     params: dict[str, str | None]
+    display: str = ""
 
     @property
     def tag(self) -> str | None:
         return self.params.get("tag")
 
 
+def _check_display(display: str) -> None:
+    """``*(token LWS) / quoted-string`` (the quoted form is checked by the caller)."""
+    if display.startswith('"'):
+        if _quoted_end(display, 0) != len(display):
+            raise SipParseError(f"text after quoted display name: {display[:60]!r}")
+        return
+    if not all(is_token(word) for word in display.split()):
+        raise SipParseError(f"display name is not tokens or a quoted string: {display[:60]!r}")
+
+
 def parse_name_addr(value: str) -> NameAddr:
-    value = value.strip()
-    lt = value.find("<")
+    """``(name-addr / addr-spec) *(SEMI param)`` as in From, To, Contact, Route (RFC 3261 20.10)."""
+    value = value.strip(_LWS + "\r\n")
+    lt = _quoted_end(value, 0) if value.startswith('"') else 0
+    lt = value.find("<", lt)
     if lt >= 0:
         gt = value.find(">", lt)
         if gt < 0:
             raise SipParseError(f"unterminated <uri> in {value[:60]!r}")
-        return NameAddr(uri=value[lt + 1 : gt], params=_params(value[gt + 1 :]))
-    # addr-spec form: parameters after ';' belong to the header, not the URI (RFC 3261 20.10)
-    uri, _, params = value.partition(";")
+        display = value[:lt].strip(_LWS)
+        _check_display(display)
+        uri = value[lt + 1 : gt]
+        if uri != uri.strip(_LWS):  # LAQUOT/RAQUOT take no LWS inside (RFC 4475 badaspec)
+            raise SipParseError(f"whitespace inside <>: {value[lt : gt + 1][:60]!r}")
+        uri_scheme(uri)
+        return NameAddr(uri=uri, params=_params(value[gt + 1 :], "header"), display=display)
+    if value.startswith('"'):
+        raise SipParseError(f"quoted display name without <uri>: {value[:60]!r}")
+    # addr-spec form: ';' starts header parameters; a URI holding ',', ';' or '?' needs <...>.
+    end = min((i for i in (value.find(";"), value.find(" "), value.find("\t")) if i >= 0), default=len(value))
+    uri = value[:end]
     if not uri:
         raise SipParseError("empty address")
-    return NameAddr(uri=uri.strip(), params=_params(params))
+    uri_scheme(uri)
+    if "?" in uri or "," in uri:
+        raise SipParseError(f"URI with '?' or ',' must be enclosed in <>: {uri[:60]!r}")
+    return NameAddr(uri=uri, params=_params(value[end:], "header"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +258,19 @@ class CSeq:
 
 
 def parse_cseq(value: str | None) -> CSeq:
+    """``1*DIGIT LWS Method``; methods are case-sensitive (RFC 3261 7.1), so kept as sent."""
     if value is None:
         raise SipParseError("missing CSeq")
-    number, _, method = value.strip().partition(" ")
-    if not number.isdigit() or len(number) > 10 or not method.strip():
+    parts = value.split()
+    if len(parts) != 2 or not parts[0].isdigit() or not is_token(parts[1]):
         raise SipParseError(f"malformed CSeq: {value[:40]!r}")
-    return CSeq(int(number), method.strip().upper())
+    if int(parts[0]) > MAX_CSEQ:
+        raise SipParseError(f"CSeq number too large: {parts[0][:20]!r}")
+    return CSeq(int(parts[0]), parts[1])
+
+
+def parse_max_forwards(value: str) -> int:
+    text = value.strip(_LWS)
+    if not text.isdigit() or int(text) > MAX_FORWARDS_LIMIT:
+        raise SipParseError(f"invalid Max-Forwards: {value[:20]!r}")
+    return int(text)

@@ -7,7 +7,13 @@ is broken (missing or invalid Content-Length, oversized header) cannot be resync
 
 from __future__ import annotations
 
-from realtime_bridge.sip.message import END_OF_HEADERS, MAX_MESSAGE_BYTES, SipParseError, parse_headers
+from realtime_bridge.sip.message import (
+    END_OF_HEADERS,
+    MAX_MESSAGE_BYTES,
+    SipParseError,
+    content_length,
+    parse_headers,
+)
 
 _KEEPALIVE = b"\r\n"
 
@@ -35,12 +41,10 @@ class StreamFramer:
             except UnicodeDecodeError as exc:
                 raise SipParseError(f"header section is not UTF-8 at byte {exc.start}") from None
             _, _, rest = head.partition("\r\n")
-            length_raw = parse_headers(rest).get("content-length") if rest else None
-            if length_raw is None:
+            length = content_length(parse_headers(rest)) if rest else None
+            if length is None:
                 raise SipParseError("missing Content-Length on a stream transport")
-            if not length_raw.isdigit():
-                raise SipParseError(f"invalid Content-Length: {length_raw[:20]!r}")
-            total = head_end + 4 + int(length_raw)
+            total = head_end + 4 + length
             if total > self._max:
                 raise SipParseError(f"message exceeds {self._max} bytes")
             if len(self._buf) < total:

@@ -29,14 +29,20 @@ _COMPACT = {
     "v": "via",
 }
 _TOKEN = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
+_WSP = " \t"
+_VERSION = re.compile(r"^SIP/[0-9]+\.[0-9]+$", re.IGNORECASE)
 
 
 class SipParseError(ValueError):
-    """The bytes are not a well-formed SIP message; ``reason`` says exactly why."""
+    """The bytes are not a well-formed SIP message; ``reason`` says exactly why.
 
-    def __init__(self, reason: str) -> None:
+    ``status`` is the response a request with this fault earns: 400, or 505 for a well-formed
+    but unsupported SIP version (RFC 4475 3.1.2.16)."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.status = status
 
 
 def canonical(name: str) -> str:
@@ -132,8 +138,15 @@ def split_list(value: str) -> list[str]:
 
 
 def _parse_start_line(line: str) -> tuple[str, str, str]:
-    parts = line.split(" ", 2)
-    if len(parts) != 3 or not all(parts):
+    """Request-Line ``Method SP Request-URI SP SIP-Version`` (single spaces, nothing else) or
+    Status-Line ``SIP-Version SP Status-Code SP Reason-Phrase`` (the phrase may be empty)."""
+    if line.upper().startswith("SIP/"):
+        parts = line.split(" ", 2)
+        if len(parts) == 2:
+            parts.append("")
+    else:
+        parts = line.split(" ")
+    if len(parts) != 3 or not all(parts[:2]) or (not parts[2] and not line.upper().startswith("SIP/")):
         raise SipParseError(f"malformed start line: {line[:80]!r}")
     return parts[0], parts[1], parts[2]
 
@@ -145,20 +158,24 @@ def parse_headers(block: str) -> Headers:
             if not headers.items:
                 raise SipParseError(f"continuation line before any header at line {number}")
             name, value = headers.items[-1]
-            headers.items[-1] = (name, f"{value} {line.strip()}")
+            headers.items[-1] = (name, " ".join(part for part in (value, line.strip(_WSP)) if part))
             continue
         name, colon, value = line.partition(":")
-        name = name.rstrip(" \t")
+        name = name.rstrip(_WSP)
         if not colon or not _TOKEN.match(name):
             raise SipParseError(f"malformed header at line {number}: {line[:80]!r}")
-        headers.items.append((name, value.strip(" \t")))
+        headers.items.append((name, value.strip(_WSP)))
     return headers
 
 
 def content_length(headers: Headers) -> int | None:
-    raw = headers.get("content-length")
-    if raw is None:
+    """The one Content-Length value, or None; several values leave the body unknowable."""
+    raws = headers.get_all("content-length")
+    if not raws:
         return None
+    if len(raws) > 1:
+        raise SipParseError(f"{len(raws)} Content-Length header fields")
+    raw = raws[0]
     if not raw.isdigit():
         raise SipParseError(f"invalid Content-Length: {raw[:20]!r}")
     return int(raw)
@@ -186,15 +203,19 @@ def parse_message(data: bytes) -> SipMessage:
         if len(body) < length:
             raise SipParseError(f"truncated body: Content-Length is {length}, got {len(body)} bytes")
         body = body[:length]
-    if a == SIP_VERSION:
+    if _VERSION.match(a):
+        if a.upper() != SIP_VERSION:
+            raise SipParseError(f"unsupported SIP version: {a[:20]!r}")
         if len(b) != 3 or not b.isdigit() or not 100 <= int(b) <= 699:
             raise SipParseError(f"invalid status code: {b[:10]!r}")
-        return SipResponse(status=int(b), reason=c, headers=headers, body=body, version=a)
-    if c != SIP_VERSION:
-        raise SipParseError(f"unsupported SIP version: {c[:20]!r}")
+        return SipResponse(status=int(b), reason=c, headers=headers, body=body, version=SIP_VERSION)
     if not _TOKEN.match(a):
         raise SipParseError(f"invalid method: {a[:20]!r}")
-    return SipRequest(method=a, uri=b, headers=headers, body=body, version=c)
+    if not _VERSION.match(c):
+        raise SipParseError(f"malformed SIP version: {c[:20]!r}")
+    if c.upper() != SIP_VERSION:
+        raise SipParseError(f"unsupported SIP version: {c[:20]!r}", status=505)
+    return SipRequest(method=a, uri=b, headers=headers, body=body, version=SIP_VERSION)
 
 
 def serialize(message: SipMessage) -> bytes:

@@ -12,15 +12,15 @@ import secrets
 
 from realtime_bridge.rtp.srtp import SrtpKey
 from realtime_bridge.sip.build import (
-    ALLOW,
     Peer,
     build_in_dialog_request,
     build_response,
-    lenient_bad_request,
     new_branch,
     new_tag,
+    refusal_for_malformed,
     request_destination,
     response_destination,
+    scan_request,
 )
 from realtime_bridge.sip.call_state import Call, CallEvent, CallState, next_state
 from realtime_bridge.sip.config import SipConfig
@@ -34,10 +34,11 @@ from realtime_bridge.sip.events import (
     Output,
     Transmit,
 )
-from realtime_bridge.sip.fields import parse_cseq, parse_name_addr, parse_via
+from realtime_bridge.sip.fields import BRANCH_MAGIC, parse_cseq, parse_name_addr, parse_via
 from realtime_bridge.sip.message import SipParseError, SipRequest, SipResponse, parse_message, serialize
 from realtime_bridge.sip.sdp import AudioOffer, CryptoOffer, SdpError, build_answer, parse_offer
 from realtime_bridge.sip.timers import CachedResponse, Retransmit
+from realtime_bridge.sip.validate import ALLOW, BODY_TYPE, check_well_formed, refusal
 
 log = logging.getLogger(__name__)
 _CLEAR_REFUSED = ("Warning", '399 bridge "encryption required: offer RTP/SAVP with a=crypto"')
@@ -62,10 +63,11 @@ class UasCore:
         self.dropped_unlisted = 0
         self.malformed = 0
         self._calls: dict[str, Call] = {}
-        # INVITE server transactions that ended in a non-2xx final, waiting for their ACK.
+        # INVITE server transactions that ended in a non-2xx final, waiting for their ACK,
+        # by transaction key.
         self._rejects: dict[str, Retransmit] = {}
         # Final responses of non-INVITE server transactions, for retransmitted requests.
-        self._cache: dict[tuple[str, str], CachedResponse] = {}
+        self._cache: dict[tuple[str, str], CachedResponse] = {}  # (transaction key, method)
 
     # ---- queries -------------------------------------------------------------------------
     @property
@@ -94,60 +96,69 @@ class UasCore:
             return []
         try:
             message = parse_message(data)
-            if isinstance(message, SipResponse):
-                return self._on_response(message, now)
-            return self._on_request(message, source, now)
-        except (SipParseError, SdpError) as exc:
-            self.malformed += 1
-            log.info("malformed SIP from %s:%s: %s", source.host, source.port, exc)
-            reply = lenient_bad_request(data, source, str(exc))
-            if reply is None:
-                return []
+        except SipParseError as exc:
+            request = scan_request(data)
+            return self._malformed(request, source, exc)
+        if isinstance(message, SipResponse):
             try:
-                dest = response_destination(SipRequest("X", "", reply.headers), source)
-            except SipParseError:
-                return []
-            return [Transmit(serialize(reply), dest)]
+                return self._on_response(message, now)
+            except SipParseError as exc:
+                return self._malformed(None, source, exc)
+        try:
+            check_well_formed(message)
+        except SipParseError as exc:
+            return self._malformed(message, source, exc)
+        return self._on_request(message, source, now)
+
+    def _malformed(self, request: SipRequest | None, source: Peer, exc: SipParseError) -> list[Output]:
+        """A stateless 400/505 when the request names a Via to answer along; nothing else moves."""
+        self.malformed += 1
+        # The reason's head says which rule broke; its tail may quote a caller's number (PII).
+        log.info("malformed SIP from %s:%s: %s", source.host, source.port, exc.reason.partition(":")[0])
+        if request is None:
+            return []
+        reply = refusal_for_malformed(request, exc.status, source, exc.reason)
+        return [] if reply is None else [Transmit(serialize(reply[0]), reply[1])]
 
     def _on_request(self, req: SipRequest, source: Peer, now: float) -> list[Output]:
-        vias = req.headers.values("via")
-        if not vias:
-            raise SipParseError("missing Via")
-        branch = parse_via(vias[0]).branch or ""
-        cseq = parse_cseq(req.headers.get("cseq"))
-        call_id = req.headers.get("call-id")
-        if not call_id or req.headers.get("from") is None or req.headers.get("to") is None:
-            raise SipParseError("missing Call-ID, From or To")
-        if cseq.method != req.method:
-            raise SipParseError(f"CSeq method {cseq.method} does not match {req.method}")
-        cached = self._cache.get((branch, req.method))
-        if cached is not None and req.method != "ACK":
+        """A well-formed request: its transaction first (retransmissions), then RFC 3261 8.2."""
+        key = transaction_key(req)
+        call_id = req.headers.get("call-id") or ""
+        if req.method == "ACK":
+            return self._on_ack(req, key, call_id, now)
+        cached = self._cache.get((key, req.method))
+        if cached is not None:
             return [Transmit(cached.data, cached.dest)]
+        if req.method == "INVITE" and key in self._rejects:  # retransmission of a refused INVITE
+            return [Transmit(self._rejects[key].data, self._rejects[key].dest)]
+        refused = refusal(req)
+        if refused is not None:
+            log.info("refused %s with %s: %s", req.method[:20], refused.status, refused.why)
+            if req.method == "INVITE":
+                return self._reject_invite(req, source, key, now, refused.status, extra=list(refused.extra))
+            return self._reply_once(req, source, key, now, refused.status, extra=list(refused.extra))
         match req.method:
             case "INVITE":
-                return self._on_invite(req, source, branch, call_id, now)
-            case "ACK":
-                return self._on_ack(req, branch, call_id, now)
+                return self._on_invite(req, source, key, call_id, now)
             case "BYE":
-                return self._on_bye(req, source, branch, call_id, now)
+                return self._on_bye(req, source, key, call_id, now)
             case "CANCEL":
-                return self._on_cancel(req, source, branch, call_id, now)
+                return self._on_cancel(req, source, key, call_id, now)
             case "OPTIONS":
                 status = 503 if self.draining else 200
-                extra = [("Allow", ALLOW), ("Accept", "application/sdp")]
-                return self._reply_once(req, source, branch, now, status, extra=extra)
+                extra = [("Allow", ALLOW), ("Accept", BODY_TYPE)]
+                return self._reply_once(req, source, key, now, status, extra=extra)
             case _:
-                return self._reply_once(req, source, branch, now, 405, extra=[("Allow", ALLOW)])
+                raise AssertionError(f"refusal() let {req.method} through")
 
     def _on_invite(self, req: SipRequest, source: Peer, branch: str, call_id: str, now: float) -> list[Output]:
-        if branch in self._rejects:  # retransmission of an INVITE we already refused
-            return [Transmit(self._rejects[branch].data, self._rejects[branch].dest)]
+        """``branch`` is the transaction key (``transaction_key``) throughout."""
         call = self._calls.get(call_id)
         if call is not None:
             if branch == call.branch:  # retransmitted initial INVITE
                 return [Transmit(call.last_invite_response, response_destination(req, source))]
             if parse_name_addr(req.headers.get("to") or "").tag == call.local_tag:
-                return self._on_reinvite(call, req, source, now)
+                return self._on_reinvite(call, req, source, branch, now)
             return self._reject_invite(req, source, branch, now, 481)
         if parse_name_addr(req.headers.get("to") or "").tag is not None:
             return self._reject_invite(req, source, branch, now, 481)
@@ -163,6 +174,8 @@ class UasCore:
         except SdpError as exc:
             log.info("unanswerable offer on %s: %s", call_id, exc)
             return self._reject_invite(req, source, branch, now, 488)
+        if not self._acceptable(offer, call_id):
+            return self._reject_invite(req, source, branch, now, 488, extra=[_CLEAR_REFUSED])
         if not self._acceptable(offer, call_id):
             return self._reject_invite(req, source, branch, now, 488, extra=[_CLEAR_REFUSED])
         contact = req.headers.get("contact")
@@ -191,11 +204,10 @@ class UasCore:
             source=source,
             remote_media=offer,
         )
-        log.info("call %s offered from %s", call_id, info.caller)
+        log.info("call %s offered", call_id)
         return [Transmit(trying, dest), Transmit(ringing, dest), CallOffered(info)]
 
-    def _on_reinvite(self, call: Call, req: SipRequest, source: Peer, now: float) -> list[Output]:
-        branch = parse_via(req.headers.values("via")[0]).branch or ""
+    def _on_reinvite(self, call: Call, req: SipRequest, source: Peer, branch: str, now: float) -> list[Output]:
         if call.state is not CallState.CONFIRMED or call.unacked_2xx is not None:
             return self._reject_invite(req, source, branch, now, 500, extra=[("Retry-After", "1")])
         out: list[Output] = []
@@ -204,6 +216,8 @@ class UasCore:
                 offer = parse_offer(req.body)
             except SdpError:
                 return self._reject_invite(req, source, branch, now, 488)
+            if not self._acceptable(offer, call.call_id) or offer.encrypted != call.offer.encrypted:
+                return self._reject_invite(req, source, branch, now, 488, extra=[_CLEAR_REFUSED])
             if not self._acceptable(offer, call.call_id) or offer.encrypted != call.offer.encrypted:
                 return self._reject_invite(req, source, branch, now, 488, extra=[_CLEAR_REFUSED])
             if (offer.address, offer.port) != (call.offer.address, call.offer.port):
@@ -471,3 +485,16 @@ class UasCore:
         self._move(call, CallEvent.BYE_DONE)
         del self._calls[call.call_id]
         return [] if call.end_reported else [CallEnded(call.call_id, EndReason.LOCAL_BYE)]
+
+
+def transaction_key(req: SipRequest) -> str:
+    """Which server transaction a well-formed request belongs to (RFC 3261 17.2.3): the top Via
+    branch and sent-by; for an RFC 2543 branch (no magic cookie), the 17.2.3 fallback fields.
+    An ACK or CANCEL gets the key of the INVITE it refers to."""
+    via = parse_via(req.headers.values("via")[0])
+    branch = via.branch or ""
+    if branch.startswith(BRANCH_MAGIC):
+        return f"{branch}|{via.sent_by}"
+    from_tag = parse_name_addr(req.headers.get("from") or "").tag or ""
+    number = parse_cseq(req.headers.get("cseq")).number
+    return f"2543|{req.headers.get('call-id')}|{number}|{from_tag}|{via.sent_by}|{branch}"
