@@ -16,10 +16,12 @@ from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.events import EndReason
 from realtime_bridge.sip.server import SipServer
 from simulator.caller import SimulatedCaller
+from simulator.caller_audio import prepare_turn_audio
 from simulator.caller_result import CallerOptions, CallerResult
 from simulator.loopback_tls import LoopbackTls, make_loopback_tls
 from simulator.scenario import Caller, Turn
 from tests.caller.agent_stub import ScriptedAgent, agent_voice
+from tests.sip.loopback_capture import LoopbackCapture, assert_sip_encrypted, assert_srtp_only
 from tests.sip.sipp_harness import VC_ID, bridge_config
 
 GREETING = agent_voice("Hi, clinic.")
@@ -44,12 +46,14 @@ def caller_options(certs: LoopbackTls, **overrides: object) -> CallerOptions:
     return CallerOptions.model_validate(values | overrides)
 
 
-async def place(agent: ScriptedAgent, config: SipConfig, options: CallerOptions) -> tuple[CallerResult, SipServer]:
+async def place(
+    agent: ScriptedAgent, config: SipConfig, options: CallerOptions, audio: list[bytes | None] | None = None
+) -> tuple[CallerResult, SipServer]:
     server = SipServer(config, agent, public_ip="127.0.0.1")
     agent.server = server
     await server.start()
     try:
-        caller = SimulatedCaller(SCRIPT, "127.0.0.1", server.tls_port, options=options)
+        caller = SimulatedCaller(SCRIPT, "127.0.0.1", server.tls_port, options=options, audio=audio)
         result = await asyncio.wait_for(caller.run(), 30)
         if result.answered:
             await asyncio.wait_for(agent.done.wait(), 5)
@@ -61,7 +65,13 @@ async def place(agent: ScriptedAgent, config: SipConfig, options: CallerOptions)
 
 def test_a_tls_call_with_srtp_both_ways_ended_by_the_agent(certs: LoopbackTls) -> None:
     agent = ScriptedAgent(greeting=GREETING, answers=[ANSWER], closing=CLOSING, close_after=2)
-    result, _ = asyncio.run(place(agent, tls_config(certs), caller_options(certs)))
+    audio = asyncio.run(prepare_turn_audio(SCRIPT.turns, language="en", engine="synthetic"))
+    with LoopbackCapture() as capture:
+        result, server = asyncio.run(place(agent, tls_config(certs), caller_options(certs), audio))
+    # What crossed loopback: SIP only as TLS records, media only as SRTP, both directions.
+    assert_sip_encrypted(capture.tcp_stream(server.tls_port))
+    clear = [a for a in audio if a] + [GREETING, ANSWER, CLOSING]
+    assert_srtp_only(capture.udp(result.local_rtp_port), clear)
     assert result.answered and result.transport == "tls" and result.srtp
     assert result.ended_by == "agent" and agent.ended == [EndReason.LOCAL_BYE]  # our BYE went over TLS
     assert result.turns_spoken == 2 and len(agent.heard) == 2  # the bridge decrypted the caller's speech
