@@ -17,7 +17,6 @@ from realtime_bridge.call import Call, CallSettings
 from realtime_bridge.call_finalizer import CallEndedSink, finalize_call
 from realtime_bridge.call_journal import CallJournal
 from realtime_bridge.realtime.client import RealtimeClient
-from realtime_bridge.realtime.reconnect import HistoryTurn, ReconnectingRealtimeClient, SessionSeed
 from realtime_bridge.rtp.session import RtpSession
 from realtime_bridge.sip.events import CallInfo, EndReason
 from realtime_bridge.sip.server import Accept, Decision, Reject, SipServer
@@ -47,6 +46,22 @@ class BridgeDeps:
     turn_listener: Callable[[Turn], None] | None = None  # e.g. the demo printing the call as it happens
 
 
+def record_state(spec: AgentSpec, store: RecordStore, call_id: str) -> str:
+    """What a reconnected session is told about the record: captured and still missing, per field
+    (from the store, never from the old session's claims)."""
+    fields = store.get_fields(call_id)
+    lines = []
+    for f in spec.fields:
+        value = fields.get(f.name)
+        if value is None:
+            lines.append(f"- {f.name}: not yet recorded{' (required)' if f.required else ''}")
+        elif value.status == "declined":
+            lines.append(f"- {f.name}: the caller declined to give it")
+        else:
+            lines.append(f"- {f.name}: recorded ({value.value})")
+    return "\n".join(lines)
+
+
 class CallRouter:
     """The SIP server's CallHandler: it owns the map from SIP dialogs to running calls."""
 
@@ -74,25 +89,18 @@ class CallRouter:
         self.running.add(call_id)
         journal = CallJournal(deps.store, call_id, heartbeat_s=deps.heartbeat_s, on_turn=deps.turn_listener)
         decisions = DecisionLog(*deps.decision_sinks, CallbackSink(journal.add_decision))
-        session_holder: dict[str, object] = {}
-
-        def seed() -> SessionSeed:
-            history = tuple(HistoryTurn(t.speaker, t.text) for t in journal.turns if t.speaker in ("caller", "agent"))
-            return SessionSeed(session=session_holder["session"], history=history, record_state="")  # type: ignore[arg-type]
-
-        model = ReconnectingRealtimeClient(deps.realtime, seed, call_id=call_id, decisions=decisions)
         call = Call(
             call_id,
             deps.spec,
             media,
-            model,
+            deps.realtime,
             deps.invoker,
             journal,
             decisions,
             hang_up=lambda: self._hang_up(info.call_id),
             settings=deps.call_settings,
+            record_state=lambda: record_state(deps.spec, deps.store, call_id),
         )
-        session_holder["session"] = call.session
         self.calls[info.call_id] = call
         try:
             await call.run()

@@ -8,6 +8,7 @@ reaper can find calls whose container died.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 from collections.abc import Callable
@@ -35,8 +36,10 @@ class CallJournal:
         self._t0 = time.monotonic()
         self._queue: asyncio.Queue[Turn | DecisionLine | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self.turns: list[Turn] = []
+        self.turns: list[Turn] = []  # in seq order: the order things were said
         self._seq = 0
+        self._reserved: dict[str, tuple[int, int]] = {}  # caller item id -> (seq, t_ms), text to come
+        self._seqs: dict[str, int] = {}  # item id -> seq of its turn
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._heartbeat())]
@@ -70,7 +73,35 @@ class CallJournal:
             interrupted=interrupted,
             heard_ms=heard_ms,
         )
-        self.turns.append(turn)
+        return self._keep(turn)
+
+    def reserve(self, item_id: str, t_ms: int) -> int:
+        """A caller turn's place, taken when the caller starts speaking: its transcription
+        arrives later (often after the reply has started), but the transcript keeps speech order."""
+        self._seq += 1
+        self._reserved[item_id] = (self._seq, t_ms)
+        self._seqs[item_id] = self._seq
+        return self._seq
+
+    def fill(self, item_id: str, text: str, *, untranscribed: bool = False) -> Turn | None:
+        """The reserved caller turn's words (or the fact that they were lost); persisted now."""
+        place = self._reserved.pop(item_id, None)
+        if place is None:
+            return None
+        seq, t_ms = place
+        turn = Turn(
+            call_id=self.call_id, seq=seq, t_ms=t_ms, speaker="caller", text=text, item_id=item_id,
+            untranscribed=untranscribed,
+        )  # fmt: skip
+        return self._keep(turn)
+
+    def seq_of(self, item_id: str | None) -> int | None:
+        return self._seqs.get(item_id) if item_id is not None else None
+
+    def _keep(self, turn: Turn) -> Turn:
+        bisect.insort(self.turns, turn, key=lambda t: t.seq)
+        if turn.item_id is not None:
+            self._seqs.setdefault(turn.item_id, turn.seq)
         self._queue.put_nowait(turn)
         if self._on_turn is not None:
             self._on_turn(turn)

@@ -25,8 +25,11 @@ DecisionKind = Literal[
     "backfill",
     "reconcile",
     "intervention",
+    "model_session",  # the bridge's realtime session: opened, dropped, replaced, lost
+    "speech",  # a request of ours to the model: dropped, refused, failed, asked again
+    "transcription",  # a caller turn whose words were lost
 ]
-Verdict = Literal["allow", "deny", "accept", "reject", "pass", "fail", "unverified", "retry", "ended", "noop"]
+Verdict = Literal["allow", "deny", "accept", "reject", "pass", "fail", "unverified", "retry", "ended", "noop", "drop"]
 
 
 class DecisionLine(BaseModel):

@@ -3,6 +3,7 @@
 One table, partition `call_id`, sort key `sk`:
   META              status, gate state and version, language, category, provider, liveness
   FIELD#<name>      value or refusal, source live|backfill, quote, turn, time
+  CANDIDATE#<name>  a post-call value the quote could not prove (office to confirm); never a value
   TURN#<seq:06d>    one transcript turn, written as it happens
   DECISION#<ts>#<n> one decision line, so a call's decisions can be collected for S3
 Conditional writes make the few races safe: the gate's CLOSING transition and backfill-only writes.
@@ -88,6 +89,22 @@ class FieldValue(_Item):
     corrections: int = 0
     readback_attempts: int = 0
     readback_verdict: str | None = None
+    # Backfills only: the evidence rule that accepted the value (extractive, caller_wording, summary,
+    # structure). caller_wording: the value is the caller's own words, not the extractor's.
+    evidence: str | None = None
+
+
+class Candidate(_Item):
+    """A value the post-call pass found in the caller's words but could not prove by structure (a
+    date or number said in words). Kept apart from FIELD# items, so nothing counts it as a value."""
+
+    name: str
+    value: str
+    quote: str
+    turn_seq: int
+    reason: str
+    numerals: str | None = None  # the extractor's reading of the quote's numbers: shown, never trusted
+    recorded_ms: int
 
 
 class Turn(_Item):
@@ -99,6 +116,7 @@ class Turn(_Item):
     item_id: str | None = None
     interrupted: bool = False
     heard_ms: int | None = None
+    untranscribed: bool = False  # a caller turn whose words were lost (transcription failed or empty)
 
 
 def _plain(value: Any) -> Any:
@@ -279,6 +297,13 @@ class RecordStore:
     def get_fields(self, call_id: str) -> dict[str, FieldValue]:
         items = self._query_prefix(call_id, "FIELD#")
         return {i["name"]: FieldValue.model_validate(_plain(i)) for i in items}
+
+    def put_candidate(self, call_id: str, candidate: Candidate) -> None:
+        item = {"call_id": call_id, "sk": f"CANDIDATE#{candidate.name}"} | candidate.model_dump(exclude_none=True)
+        self._table.put_item(Item=item)
+
+    def get_candidates(self, call_id: str) -> dict[str, Candidate]:
+        return {i["name"]: Candidate.model_validate(_plain(i)) for i in self._query_prefix(call_id, "CANDIDATE#")}
 
     def count_readback(self, call_id: str, field: str, verdict: str) -> int:
         """Atomically count a read-back attempt on a stored field; returns the attempt number."""

@@ -1,37 +1,43 @@
-"""The seam between the bridge and the model: connect / send / events / close.
+"""The seam between the bridge and the model's socket: connect / send / messages / close.
 
-`OpenAIRealtimeClient` is the production implementation over the official SDK
-(`AsyncOpenAI().realtime.connect`); the offline stand-in is reached by the same code
-through the SDK's base-URL settings. Test fakes implement `RealtimeClient` too.
+A transport only: it moves JSON text. What the text means is `translate`'s business, what to
+do about it is call control's. `OpenAIRealtimeClient` is production over the official SDK
+(`AsyncOpenAI().realtime.connect`); the offline stand-in is reached by the same code through
+the SDK's base-URL settings, and test fakes implement `RealtimeClient` too.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Protocol
 
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, OpenAIError
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
-from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
-from websockets.exceptions import ConnectionClosed
-
-from realtime_bridge.realtime.events import audio_append_json, decode_server_event, encode_client_event
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 log = logging.getLogger(__name__)
 
 
+class ConnectRefused(Exception):
+    """The service would not open a session (bad key, unknown model, rate limit, outage)."""
+
+    def __init__(self, status: int | None, detail: str) -> None:
+        super().__init__(f"realtime connect refused ({status or 'no answer'}): {detail}")
+        self.status = status
+
+
 class RealtimeClient(Protocol):
-    async def connect(self, model: str) -> None: ...
-
-    async def send(self, event: RealtimeClientEvent | dict[str, Any]) -> None: ...
-
-    async def append_audio(self, ulaw: bytes) -> None:
-        """The hot path: one caller frame, forwarded as input_audio_buffer.append."""
+    async def connect(self, model: str) -> None:
+        """Open one session; raises ConnectRefused."""
         ...
 
-    def events(self) -> AsyncIterator[RealtimeServerEvent]:
-        """Every server event, decoded; ends when the socket closes (see `close_code`)."""
+    async def send(self, text: str) -> None:
+        """One client event, already encoded; raises ConnectionError once the socket is gone."""
+        ...
+
+    def messages(self) -> AsyncIterator[str | bytes]:
+        """Every server message as received; ends when the socket closes (see `close_code`)."""
         ...
 
     async def close(self) -> None: ...
@@ -52,33 +58,36 @@ class OpenAIRealtimeClient:
 
     async def connect(self, model: str) -> None:
         # The model name always comes from configuration: names change and retire.
-        self._close_code = None
-        self._connection = await self._openai.realtime.connect(model=model).enter()
+        try:
+            self._connection = await self._openai.realtime.connect(model=model).enter()
+        except InvalidStatus as exc:
+            raise ConnectRefused(exc.response.status_code, exc.response.reason_phrase) from exc
+        except (OSError, TimeoutError, WebSocketException, OpenAIError) as exc:
+            raise ConnectRefused(None, f"{type(exc).__name__}: {exc}") from exc
 
-    async def send(self, event: RealtimeClientEvent | dict[str, Any]) -> None:
-        await self._require().send_raw(encode_client_event(event))
+    async def send(self, text: str) -> None:
+        connection = self._connection
+        if connection is None:
+            raise ConnectionError("no realtime session")
+        try:
+            await connection.send_raw(text)
+        except ConnectionClosed as exc:
+            raise ConnectionError("realtime socket closed") from exc
 
-    async def append_audio(self, ulaw: bytes) -> None:
-        # 50 times a second per call: a fixed shape, so skip model validation and dict building.
-        await self._require().send_raw(audio_append_json(ulaw))
-
-    async def events(self) -> AsyncIterator[RealtimeServerEvent]:
-        connection = self._require()
+    async def messages(self) -> AsyncIterator[str | bytes]:
+        connection = self._connection
+        if connection is None:
+            return
         while True:
             try:
                 raw = await connection.recv_bytes()
             except ConnectionClosed as exc:
                 self._close_code = exc.rcvd.code if exc.rcvd is not None else 1006
-                log.info("realtime socket closed", extra={"close_code": self._close_code})
+                log.info("realtime socket closed with %s", self._close_code)
                 return
-            yield decode_server_event(raw)
+            yield raw
 
     async def close(self) -> None:
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
-
-    def _require(self) -> AsyncRealtimeConnection:
-        if self._connection is None:
-            raise RuntimeError("connect() first")
-        return self._connection
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()

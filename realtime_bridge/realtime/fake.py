@@ -1,5 +1,6 @@
-"""A strict scripted RealtimeClient for tests: it fails on an outbound event the script
-does not expect and, at the end, on scripted steps never used."""
+"""A strict scripted RealtimeClient for tests: it fails on an outbound event the script does not
+expect and, at the end, on scripted steps never used. Messages are wire JSON, validated with the
+SDK types both ways, exactly as production sends and receives them."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
-
-from realtime_bridge.realtime.events import audio_append_json, decode_server_event, encode_client_event
+from realtime_bridge.realtime.events import CLIENT_EVENT, SERVER_EVENT
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class ScriptedRealtimeClient:
     on_connect: tuple[dict[str, Any], ...] = ()
     ignore: frozenset[str] = frozenset({"input_audio_buffer.append"})
     sent: list[dict[str, Any]] = field(default_factory=list)
-    _queue: asyncio.Queue[RealtimeServerEvent | None] = field(default_factory=asyncio.Queue)
+    _queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     _close_code: int | None = None
 
     @property
@@ -34,10 +33,11 @@ class ScriptedRealtimeClient:
         return self._close_code
 
     async def connect(self, model: str) -> None:
-        self._enqueue(self.on_connect)
+        self.enqueue(self.on_connect)
 
-    async def send(self, event: RealtimeClientEvent | dict[str, Any]) -> None:
-        data = json.loads(encode_client_event(event))  # same validation as production
+    async def send(self, text: str) -> None:
+        data = json.loads(text)
+        CLIENT_EVENT.validate_python(data)  # what production would send must be valid
         self.sent.append(data)
         if data["type"] in self.ignore:
             return
@@ -45,20 +45,17 @@ class ScriptedRealtimeClient:
             raise AssertionError(f"unexpected outbound {data['type']}: the script is finished")
         if self.steps[0].expect != data["type"]:
             raise AssertionError(f"unexpected outbound {data['type']}, the script expects {self.steps[0].expect}")
-        self._enqueue(self.steps.pop(0).reply)
+        self.enqueue(self.steps.pop(0).reply)
 
-    async def append_audio(self, ulaw: bytes) -> None:
-        await self.send(json.loads(audio_append_json(ulaw)))
-
-    async def events(self) -> AsyncIterator[RealtimeServerEvent]:
-        while (event := await self._queue.get()) is not None:
-            yield event
+    async def messages(self) -> AsyncIterator[str | bytes]:
+        while (message := await self._queue.get()) is not None:
+            yield message
 
     async def close(self) -> None:
         self.drop(1000)
 
     def drop(self, code: int) -> None:
-        """End the event stream as a closed socket would."""
+        """End the message stream as a closed socket would."""
         self._close_code = code
         self._queue.put_nowait(None)
 
@@ -66,6 +63,7 @@ class ScriptedRealtimeClient:
         if self.steps:
             raise AssertionError(f"scripted steps never used: {[s.expect for s in self.steps]}")
 
-    def _enqueue(self, events: Iterable[dict[str, Any]]) -> None:
+    def enqueue(self, events: Iterable[dict[str, Any]]) -> None:
         for event in events:
-            self._queue.put_nowait(decode_server_event(json.dumps(event)))
+            SERVER_EVENT.validate_python(event)  # a fake that sends what the service never would is no test
+            self._queue.put_nowait(json.dumps(event))

@@ -1,0 +1,28 @@
+"""Is there sound on the caller's own line right now? Phone-line echo of our audio makes the
+service's VAD fire `speech_started` while the caller is silent; the bridge owns barge-in, so it
+checks the caller's recent frames before cutting the agent off.
+
+Cheap on the audio path: each frame is kept by reference (a bounded deque, no copy, no math);
+the level is computed only when the question is asked, in C (`bytes.translate` + `max`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+FRAME_MS = 20
+# mu-law stores loudness inverted in the low 7 bits: 0x7F/0xFF is silence, 0x00/0x80 the loudest.
+_MAGNITUDE = bytes((~b) & 0x7F for b in range(256))
+# Magnitude 20 is about -45 dBFS: above a quiet line's hiss, below any voice at phone level.
+AUDIBLE_MAGNITUDE = 20
+
+
+class CallerLevel:
+    def __init__(self, window_ms: int = 600) -> None:
+        self._frames: deque[bytes] = deque(maxlen=max(1, window_ms // FRAME_MS))
+
+    def push(self, ulaw: bytes) -> None:
+        self._frames.append(ulaw)
+
+    def audible(self) -> bool:
+        return any(max(frame.translate(_MAGNITUDE), default=0) >= AUDIBLE_MAGNITUDE for frame in self._frames)
