@@ -64,6 +64,9 @@ class DeployConfig:
     post_call_model: str
     object_lock_retention_days: int
     reserve_concurrency: bool
+    # Pre-initialised execution environments for the tools and policy functions (0: none): a
+    # caller never waits on a cold start while it is within this many concurrent invocations.
+    provisioned_concurrency: int = 0
 
     @property
     def spec_relpath(self) -> str:
@@ -204,6 +207,7 @@ def load_config(ctx: Mapping[str, Any] | Callable[[str], Any]) -> DeployConfig:
         post_call_model=_model(get, "post_call_model", "gpt-4.1-mini"),
         object_lock_retention_days=_int(get, "object_lock_retention_days", 365, 1, 3650),
         reserve_concurrency=_bool(get, "reserve_concurrency", True),
+        provisioned_concurrency=_int(get, "provisioned_concurrency", 0, 0, 1000),
     )
 
 
@@ -219,4 +223,5 @@ CONTEXT_KEYS = (
     "post_call_model",
     "object_lock_retention_days",
     "reserve_concurrency",
+    "provisioned_concurrency",
 )

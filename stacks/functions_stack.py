@@ -25,6 +25,9 @@ from stacks.lambda_bundle import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, lambda_cod
 from stacks.nag import suppress
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+# On the live call path: with provisioned concurrency the bridge invokes their `live` alias.
+LIVE_PATH = ("tools", "policy")
+LIVE_ALIAS = "live"
 # What every table user needs; the code uses conditional writes, never Scan or deletes.
 TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
 
@@ -111,6 +114,8 @@ class FunctionsStack(Stack):
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
         self.functions: dict[str, lambda_.Function] = {}
+        # What the bridge invokes: the `live` alias carrying provisioned concurrency, or the function.
+        self.live: dict[str, lambda_.IFunction] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         self.roles: dict[str, iam.Role] = {}
         for key, h in HANDLERS.items():
@@ -160,9 +165,24 @@ class FunctionsStack(Stack):
                     iam.PolicyStatement(actions=["events:PutEvents"], resources=[self.event_bus_arn]),
                 ]
             self._add_function(key, h, code, env, statements, config.reserve_concurrency)
+            if key in LIVE_PATH:
+                self.live[key] = self._live(key, config.provisioned_concurrency)
 
         for key, fn in self.functions.items():
             CfnOutput(self, f"{key.title().replace('_', '')}FunctionName", value=fn.function_name)
+
+    def _live(self, key: str, provisioned: int) -> lambda_.IFunction:
+        fn = self.functions[key]
+        if not provisioned:
+            return fn
+        # Provisioned concurrency needs a published version; the alias follows each deploy's code.
+        return lambda_.Alias(
+            self,
+            f"{key.title()}Live",
+            alias_name=LIVE_ALIAS,
+            version=fn.current_version,
+            provisioned_concurrent_executions=provisioned,
+        )
 
     def _add_function(
         self,
