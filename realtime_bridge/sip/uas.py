@@ -489,12 +489,13 @@ class UasCore:
 
 def transaction_key(req: SipRequest) -> str:
     """Which server transaction a well-formed request belongs to (RFC 3261 17.2.3): the top Via
-    branch and sent-by; for an RFC 2543 branch (no magic cookie), the 17.2.3 fallback fields.
-    An ACK or CANCEL gets the key of the INVITE it refers to."""
+    branch and sent-by, and for an RFC 2543 branch (no magic cookie) the From tag too. Call-ID
+    and CSeq number are part of it as well, so a client reusing a branch for a new request gets
+    a new answer, not the cached one of another call. An ACK or CANCEL gets its INVITE's key."""
     via = parse_via(req.headers.values("via")[0])
     branch = via.branch or ""
-    if branch.startswith(BRANCH_MAGIC):
-        return f"{branch}|{via.sent_by}"
-    from_tag = parse_name_addr(req.headers.get("from") or "").tag or ""
     number = parse_cseq(req.headers.get("cseq")).number
-    return f"2543|{req.headers.get('call-id')}|{number}|{from_tag}|{via.sent_by}|{branch}"
+    key = f"{branch}|{via.sent_by}|{req.headers.get('call-id')}|{number}"
+    if branch.startswith(BRANCH_MAGIC):
+        return key
+    return f"2543|{key}|{parse_name_addr(req.headers.get('from') or '').tag or ''}"

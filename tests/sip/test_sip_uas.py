@@ -404,3 +404,14 @@ def test_contact_can_name_the_load_balancer_while_sdp_names_the_task() -> None:
     ((ok, _),) = sent(uas.answer(CALL_ID, 10002, 0.1))
     assert ok.headers.get("contact") == "<sip:+15557654321@sip-nlb.example.com:5060;transport=tcp>"
     assert parse_offer(ok.body).address == "198.51.100.7"
+
+
+def test_a_reused_branch_is_a_new_transaction_only_when_the_request_differs() -> None:
+    uas = core()
+    options = raw("chime_options")
+    first = sent(uas.receive(options, CHIME_UDP, 0))[0][0]
+    again = sent(uas.receive(options, CHIME_UDP, 0.1))[0][0]  # a retransmission: the same answer
+    assert again.headers.get("to") == first.headers.get("to")
+    other = options.replace(b"CSeq: 1 OPTIONS", b"CSeq: 2 OPTIONS")  # same branch, new request
+    fresh = sent(uas.receive(other, CHIME_UDP, 0.2))[0][0]
+    assert fresh.headers.get("cseq") == "2 OPTIONS" and fresh.headers.get("to") != first.headers.get("to")
