@@ -25,11 +25,12 @@ from realtime_bridge.net.health import HealthServer, HealthStatus
 from realtime_bridge.realtime.client import OpenAIRealtimeClient
 from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.server import SipServer
+from realtime_bridge.sip.tls_material import TlsFiles, write_tls_material
 from realtime_bridge.tool_invoker import LambdaInvoker
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.post_call import BusPublisher
 from voice_agent.record_store import RecordStore
-from voice_agent.spec import load_spec
+from voice_agent.spec import AgentSpec, load_spec
 
 log = logging.getLogger("realtime_bridge")
 
@@ -49,7 +50,15 @@ class BridgeSettings(BaseModel):
     policy_function_name: str  # POLICY_FUNCTION_NAME
     voice_connector_id: str | None = None  # VOICE_CONNECTOR_ID
     sip_port: int = Field(5060, ge=1, le=65535)  # SIP_PORT
-    sip_transports: tuple[Literal["udp", "tcp"], ...] = ("tcp",)  # SIP_TRANSPORTS, comma separated
+    # SIP_TRANSPORTS, comma separated; unset: tls with encryption required, else tcp.
+    sip_transports: tuple[Literal["udp", "tcp", "tls"], ...] | None = None
+    # ENCRYPTION: required answers only SRTP offers over SIP/TLS (clear RTP gets 488); off allows clear.
+    encryption: Literal["required", "off"] = "required"
+    sip_tls_port: int = Field(5061, ge=1, le=65535)  # SIP_TLS_PORT
+    sip_tls_cert: str | None = Field(None, repr=False)  # SIP_TLS_CERT: PEM chain for the origination host
+    sip_tls_key: str | None = Field(None, repr=False)  # SIP_TLS_KEY: its private key (an ECS secret)
+    sip_tls_ca: str | None = Field(None, repr=False)  # SIP_TLS_CA: PEM that peers we connect to chain to
+    sip_contact_host: str | None = None  # SIP_CONTACT_HOST: Contact host (the certificate's name)
     rtp_port_min: int = 10000  # RTP_PORT_MIN
     rtp_port_max: int = 10999  # RTP_PORT_MAX
     health_port: int = Field(8080, ge=1, le=65535)  # HEALTH_PORT
@@ -82,19 +91,51 @@ def settings_from_env(env: Mapping[str, str]) -> BridgeSettings:
         raise SystemExit(f"error: {var}: {first['msg']}") from None
 
 
-async def serve(settings: BridgeSettings) -> None:
-    spec = load_spec(settings.agent_spec_path)
-    production = settings.mode == "production"
-    sip_config = SipConfig(
+def sip_config_from(settings: BridgeSettings, tls: TlsFiles | None) -> SipConfig:
+    """The SIP configuration; a contradiction (encryption without TLS material) is one line."""
+    transports = settings.sip_transports or (("tls",) if settings.encryption == "required" else ("tcp",))
+    if settings.encryption == "required" and transports != ("tls",):
+        raise SystemExit("error: SIP_TRANSPORTS: ENCRYPTION=required takes tls only (SRTP keys travel in SIP)")
+    if "tls" in transports and tls is None:
+        raise SystemExit("error: SIP_TLS_CERT and SIP_TLS_KEY: required for SIP over TLS")
+    return SipConfig(
         sip_port=settings.sip_port,
-        transports=settings.sip_transports,
+        transports=transports,
+        tls_port=settings.sip_tls_port,
+        tls_cert_file=tls.cert_file if tls else None,
+        tls_key_file=tls.key_file if tls else None,
+        tls_ca_file=tls.ca_file if tls else None,
+        encryption=settings.encryption,
         public_ip=settings.public_ip,
+        contact_host=settings.sip_contact_host,
         rtp_port_min=settings.rtp_port_min,
         rtp_port_max=settings.rtp_port_max,
         allowed_sources=settings.chime_signaling_cidrs or None,
         voice_connector_id=settings.voice_connector_id,
-        production=production,
+        production=settings.mode == "production",
     )
+
+
+def tls_files_from(settings: BridgeSettings) -> TlsFiles | None:
+    if not (settings.sip_tls_cert and settings.sip_tls_key):
+        return None
+    try:
+        return write_tls_material(settings.sip_tls_cert, settings.sip_tls_key, settings.sip_tls_ca)
+    except ValueError as err:
+        raise SystemExit(f"error: SIP_TLS_CERT, SIP_TLS_KEY or SIP_TLS_CA: {err}") from None
+
+
+async def serve(settings: BridgeSettings) -> None:
+    spec = load_spec(settings.agent_spec_path)
+    tls = tls_files_from(settings)
+    try:
+        await _serve(settings, spec, sip_config_from(settings, tls))
+    finally:
+        if tls is not None:
+            tls.close()
+
+
+async def _serve(settings: BridgeSettings, spec: AgentSpec, sip_config: SipConfig) -> None:
     public_ip = await asyncio.to_thread(resolve_public_ip, sip_config)
     table = boto3.resource("dynamodb").Table(settings.calls_table)
     openai_client = openai.AsyncOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url)
