@@ -75,6 +75,8 @@ def check_well_formed(req: SipRequest) -> None:
         for value in h.values(name):
             if not (name == "contact" and value == "*"):
                 parse_name_addr(value)
+    if req.method == "INVITE":
+        _check_dialog_targets(req)
     date = h.get("date")
     if date is not None:
         _check_date(date)
@@ -87,6 +89,16 @@ def _check_request_uri(uri: str) -> None:
     no headers, which a Request-URI may not have (RFC 3261 19.1.5, RFC 4475 escruri)."""
     if uri_scheme(uri) in SCHEMES and parse_uri(uri).headers:
         raise SipParseError("Request-URI carries headers")
+
+
+def _check_dialog_targets(req: SipRequest) -> None:
+    """A dialog-creating request names one SIP Contact (RFC 3261 8.1.1.8), and its Record-Route
+    entries are SIP URIs: in-dialog requests (our BYE) are sent to them."""
+    contacts = req.headers.values("contact")
+    if len(contacts) != 1 or contacts[0] == "*":
+        raise SipParseError(f"INVITE needs exactly one Contact, got {len(contacts)}")
+    for value in (*contacts, *req.headers.values("record-route")):
+        parse_uri(parse_name_addr(value).uri)
 
 
 def _check_date(value: str) -> None:

@@ -291,6 +291,11 @@ def test_udp_response_goes_to_received_address_and_via_port_without_rport() -> N
         (lambda b: b.replace(VC.encode(), b"some-other-connector-id00"), 403),
         (lambda b: b.replace(b"X-VoiceConnector-ID: ", b"X-Other: "), 403),
         (lambda b: b.replace(b"RTP/AVP 0 101", b"RTP/AVP 8 101").replace(b"0 PCMU", b"8 PCMA"), 488),
+        # RFC 3261 8.1.1.8: one SIP Contact; our BYE follows it and the Record-Route, so both must be SIP
+        (lambda b: b.replace(b"Contact: <sip:+15551230000@3.80.16.26:5060;transport=tcp>\r\n", b""), 400),
+        (lambda b: b.replace(b"Record-Route: <sip:3.80.16.26;transport=tcp;lr>", b"Record-Route: <tel:+1555>"), 400),
+        (lambda b: b.replace(b"Content-Type: application/sdp", b"Content-Type: application/x-unknown"), 415),
+        (lambda b: b.replace(b"User-Agent: VineProx", b"Require: 100rel"), 420),
     ],
 )
 def test_invite_refusals(change, status: int) -> None:  # type: ignore[no-untyped-def]
