@@ -164,8 +164,8 @@ class RealtimeSession:
                 return [errors.unknown_voice(voice, KNOWN_VOICES, event_id)]  # the session keeps its config
             if self.knobs.reject_session_update:
                 current = self.session["audio"]["output"].get("voice")
-                wanted = voice or (current if isinstance(current, str) else "alloy")
-                return [errors.voice_unavailable(wanted, self.session["model"], event_id)]
+                refused = voice or (current if isinstance(current, str) else "alloy")
+                return [errors.voice_unavailable(refused, self.session["model"], event_id)]
             self.session = merge_update(self.session, data["session"])
             self._configure_vad()
             return [{"type": "session.updated", "session": self.session}]
@@ -218,7 +218,7 @@ class RealtimeSession:
             self._vad.silence_duration_ms = silence_ms(td)
 
     def _input_is_pcmu(self) -> bool:
-        return self.session["audio"]["input"]["format"].get("type") == "audio/pcmu"
+        return bool(self.session["audio"]["input"]["format"].get("type") == "audio/pcmu")
 
     def _append(self, audio_b64: str, event_id: str | None, now_ms: float) -> list[Event]:
         try:

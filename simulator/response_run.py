@@ -13,6 +13,7 @@ import base64
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from simulator.ids import IdFactory
@@ -139,7 +140,7 @@ class ResponseRun:
         sent = n_chunks if budget is None else min(n_chunks, budget)
         for i in range(sent):
             t += CHUNK_MS / self.speed
-            self._steps.append((t, lambda i=i, n=n_chunks: self._audio_chunk(progress, i, n)))
+            self._steps.append((t, partial(self._audio_chunk, progress, i, n_chunks)))
         status = "completed" if sent == n_chunks else "incomplete"
         self._steps.append((t, lambda: self._close_say(progress, status)))
         return t, sent

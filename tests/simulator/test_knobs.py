@@ -27,10 +27,10 @@ from tests.simulator.session_driver import (
 from tests.simulator.sim_helpers import caller_audio
 
 HELLO = "Thanks for calling Riverside Family Clinic, this is the assistant, how can I help you today?"
-NAME = {"say": "Maria Lopez, L O P E Z.", "means": {"caller_name": "Maria Lopez"}}
-BIRTH = {"say": "March fourth, nineteen eighty-five.", "means": {"date_of_birth": "1985-03-04"}}
-BILL = {"say": "Hi, I have a question about my bill.", "means": {}}
-DONE = {"say": "That's everything, thanks.", "means": {}}
+NAME: dict[str, Any] = {"say": "Maria Lopez, L O P E Z.", "means": {"caller_name": "Maria Lopez"}}
+BIRTH: dict[str, Any] = {"say": "March fourth, nineteen eighty-five.", "means": {"date_of_birth": "1985-03-04"}}
+BILL: dict[str, Any] = {"say": "Hi, I have a question about my bill.", "means": {}}
+DONE: dict[str, Any] = {"say": "That's everything, thanks.", "means": {}}
 
 
 def greeted(turns: list[dict[str, Any]], *, vad: dict[str, Any] | None = None, **knobs: Any) -> Driver:
@@ -293,7 +293,7 @@ def test_caller_speech_cancels_an_in_conversation_response_but_not_an_out_of_ban
 
 
 # -- the caller's pause -------------------------------------------------------------------------------
-DIGITS = {
+DIGITS: dict[str, Any] = {
     "say": "Six one seven, five five five, zero one four two.",
     "means": {"callback_number": "6175550142"},
     "mid_turn_pause_ms": 900,
