@@ -8,6 +8,7 @@ Everything inbound is admitted only from the configured Chime ranges.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import CfnOutput, CfnRule, CfnRuleAssertion, Duration, Fn, RemovalPolicy, Stack
@@ -23,7 +24,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from stacks.config import HEALTH_PORT, REPO_ROOT, RTP_PORT_MAX, RTP_PORT_MIN, SIP_PORT, DeployConfig
+from stacks.config import HEALTH_PORT, REPO_ROOT, RTP_PORT_MAX, RTP_PORT_MIN, DeployConfig
 from stacks.functions_stack import TABLE_ACTIONS, s3_object_arns, suppress_archive_prefixes
 from stacks.nag import suppress
 from stacks.telephony_stack import ChimeOrigination, suppress_custom_resource_provider
@@ -98,7 +99,8 @@ class BridgeStack(Stack):
         self.task_sg = ec2.SecurityGroup(
             self, "TaskSg", vpc=self.vpc, description="Realtime bridge tasks", allow_all_outbound=False
         )
-        sip = ec2.Port.tcp(SIP_PORT)
+        sip_port = config.sip_port  # 5061 (TLS) when encrypted, else 5060: never both
+        sip = ec2.Port.tcp(sip_port)
         rtp = ec2.Port.udp_range(RTP_PORT_MIN, RTP_PORT_MAX)
         for cidr in config.signaling_cidrs:
             self.nlb_sg.add_ingress_rule(ec2.Peer.ipv4(cidr), sip, "SIP from Chime signalling")
@@ -185,8 +187,7 @@ class BridgeStack(Stack):
                 "TOOLS_FUNCTION_NAME": tools_function.function_name,
                 "POLICY_FUNCTION_NAME": policy_function.function_name,
                 "VOICE_CONNECTOR_ID": voice_connector_id,
-                "SIP_PORT": str(SIP_PORT),
-                "SIP_TRANSPORTS": "tcp",
+                **self._sip_environment(config),
                 "RTP_PORT_MIN": str(RTP_PORT_MIN),
                 "RTP_PORT_MAX": str(RTP_PORT_MAX),
                 "HEALTH_PORT": str(HEALTH_PORT),
@@ -196,9 +197,9 @@ class BridgeStack(Stack):
                 "POWERTOOLS_SERVICE_NAME": "voice-agent-bridge",
                 "POWERTOOLS_METRICS_NAMESPACE": "VoiceAgent",
             },
-            secrets={"OPENAI_API_KEY": ecs.Secret.from_secrets_manager(openai_secret)},
+            secrets={"OPENAI_API_KEY": ecs.Secret.from_secrets_manager(openai_secret), **self._tls_secrets(config)},
             port_mappings=[
-                ecs.PortMapping(container_port=SIP_PORT, protocol=ecs.Protocol.TCP, name="sip"),
+                ecs.PortMapping(container_port=sip_port, protocol=ecs.Protocol.TCP, name="sip"),
                 ecs.PortMapping(
                     container_port=ecs.ContainerDefinition.CONTAINER_PORT_USE_RANGE,
                     container_port_range=f"{RTP_PORT_MIN}-{RTP_PORT_MAX}",
@@ -238,7 +239,7 @@ class BridgeStack(Stack):
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
         )
 
-        # --- the NLB: SIP over TCP 5060 only ----------------------------------------------------
+        # --- the NLB: SIP on one TCP port; TLS passes through to the task (docs/deploy.md) -------
         self.nlb = elbv2.NetworkLoadBalancer(
             self,
             "Nlb",
@@ -252,16 +253,16 @@ class BridgeStack(Stack):
             self,
             "SipTargets",
             vpc=self.vpc,
-            port=SIP_PORT,
+            port=sip_port,
             protocol=elbv2.Protocol.TCP,
             target_type=elbv2.TargetType.IP,
             # A deploy or scale-in waits for the longest call the spec allows before SIGTERM.
             deregistration_delay=Duration.seconds(min(3600, max_call_seconds + 60)),
             connection_termination=False,
-            # UDP cannot be health-checked; the SIP listener answering on TCP 5060 is the signal.
+            # UDP cannot be health-checked; the SIP listener accepting on its TCP port is the signal.
             health_check=elbv2.HealthCheck(
                 protocol=elbv2.Protocol.TCP,
-                port=str(SIP_PORT),
+                port=str(sip_port),
                 interval=Duration.seconds(10),
                 healthy_threshold_count=2,
                 unhealthy_threshold_count=2,
@@ -271,30 +272,83 @@ class BridgeStack(Stack):
         self.target_group.set_attribute("stickiness.type", "source_ip")
         self.target_group.add_target(
             self.service.load_balancer_target(
-                container_name=CONTAINER_NAME, container_port=SIP_PORT, protocol=ecs.Protocol.TCP
+                container_name=CONTAINER_NAME, container_port=sip_port, protocol=ecs.Protocol.TCP
             )
         )
+        # TCP, also for TLS: a TLS listener cannot keep source_ip stickiness with a TLS target
+        # group, and one forwarding clear TCP would expose the SRTP keys in the SDP on the hop
+        # to the task. The task terminates TLS itself.
         self.nlb.add_listener(
-            "Sip", port=SIP_PORT, protocol=elbv2.Protocol.TCP, default_target_groups=[self.target_group]
+            "Sip", port=sip_port, protocol=elbv2.Protocol.TCP, default_target_groups=[self.target_group]
         )
 
         self.origination = ChimeOrigination(
-            self, "Origination", voice_connector_id=voice_connector_id, host=self.nlb.load_balancer_dns_name
+            self,
+            "Origination",
+            voice_connector_id=voice_connector_id,
+            host=config.sip_domain or self.nlb.load_balancer_dns_name,
+            port=sip_port,
         )
         suppress_custom_resource_provider(self)
         self._suppress()
 
         CfnOutput(self, "NlbDnsName", value=self.nlb.load_balancer_dns_name)
+        if self.tls_secret is not None:
+            CfnOutput(
+                self,
+                "SipTlsSecretName",
+                value=self.tls_secret.secret_name,
+                description="JSON {certificate, private_key, ca}: PEM for the origination host name (docs/deploy.md)",
+            )
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service_name)
         CfnOutput(self, "BridgeLogGroup", value=self.log_group.log_group_name)
+
+    def _sip_environment(self, config: DeployConfig) -> dict[str, str]:
+        if not config.encrypted:
+            return {"SIP_PORT": str(config.sip_port), "SIP_TRANSPORTS": "tcp", "ENCRYPTION": "off"}
+        env = {"SIP_TLS_PORT": str(config.sip_port), "SIP_TRANSPORTS": "tls", "ENCRYPTION": "required"}
+        if config.sip_domain:  # in-dialog requests come back to the name the certificate is for
+            env["SIP_CONTACT_HOST"] = config.sip_domain
+        return env
+
+    def _tls_secrets(self, config: DeployConfig) -> dict[str, ecs.Secret]:
+        """The certificate the task presents on 5061, its key and the CA for connections it
+        opens, from one secret (JSON fields), injected by ECS; never in the template."""
+        self.tls_secret: secretsmanager.ISecret | None = None
+        if not config.encrypted:
+            return {}
+        if config.sip_tls_secret_arn:
+            self.tls_secret = secretsmanager.Secret.from_secret_complete_arn(
+                self, "SipTlsSecret", config.sip_tls_secret_arn
+            )
+        else:
+            made = secretsmanager.Secret(
+                self,
+                "SipTlsSecret",
+                description="SIP over TLS certificate (PEM) for the origination host: fields certificate, "
+                "private_key, ca (set before the first call; see docs/deploy.md).",
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    secret_string_template=json.dumps({"certificate": "", "private_key": "", "ca": ""}),
+                    generate_string_key="placeholder",
+                ),
+            )
+            suppress(
+                made,
+                "SMG4",
+                "A certificate is renewed by its CA, not rotated by Secrets Manager: the new PEM is "
+                "put into the secret and the service redeployed.",
+            )
+            self.tls_secret = made
+        fields = {"SIP_TLS_CERT": "certificate", "SIP_TLS_KEY": "private_key", "SIP_TLS_CA": "ca"}
+        return {env: ecs.Secret.from_secrets_manager(self.tls_secret, field=key) for env, key in fields.items()}
 
     def _suppress(self) -> None:
         suppress(
             self.nlb,
             "ELB2",
-            "NLB access logs are written only for TLS listeners; SIP here is plain TCP. "
-            "VPC flow logs record every connection instead.",
+            "NLB access logs are written only for TLS listeners; SIP passes through a TCP listener "
+            "(TLS, when encrypted, ends in the task). VPC flow logs record every connection instead.",
         )
         task_def = self.service.task_definition
         suppress(

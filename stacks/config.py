@@ -36,12 +36,16 @@ CHIME_CIDRS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 # Ports the bridge listens on. The RTP range is 1,000 ports: two per call leaves room for 500
-# concurrent calls per task, far more than one task's CPU carries.
+# concurrent calls per task, far more than one task's CPU carries. An encrypted Voice Connector
+# sends SIP over TLS to 5061 (docs/deploy.md, "Encrypted calls"); only one of the two is open.
 SIP_PORT = 5060
+SIP_TLS_PORT = 5061
 RTP_PORT_MIN = 10000
 RTP_PORT_MAX = 10999
 HEALTH_PORT = 8080
 
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _STACK_PREFIX = re.compile(r"^[A-Z][A-Za-z0-9]{0,30}$")
 
@@ -67,6 +71,18 @@ class DeployConfig:
     # Pre-initialised execution environments for the tools and policy functions (0: none): a
     # caller never waits on a cold start while it is within this many concurrent invocations.
     provisioned_concurrency: int = 0
+    encryption: str = "required"  # required: TLS 5061 + SRTP on the Voice Connector and bridge; off: TCP 5060 + RTP
+    sip_domain: str | None = None  # origination host and Contact: the name the TLS certificate is for
+    sip_tls_secret_arn: str | None = None  # an existing secret with the certificate; None: the stack makes one
+
+    @property
+    def encrypted(self) -> bool:
+        return self.encryption == "required"
+
+    @property
+    def sip_port(self) -> int:
+        """The one signalling port Chime uses: TLS 5061 when encrypted, else TCP 5060."""
+        return SIP_TLS_PORT if self.encrypted else SIP_PORT
 
     @property
     def spec_relpath(self) -> str:
@@ -164,6 +180,20 @@ def _phone(ctx: Mapping[str, Any]) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _choice(ctx: Mapping[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (_text(ctx, key, default) or default).lower()
+    if value not in choices:
+        raise ConfigError(f"context {key}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _matching(ctx: Mapping[str, Any], key: str, pattern: re.Pattern[str], what: str) -> str | None:
+    value = _text(ctx, key)
+    if value is not None and not pattern.match(value):
+        raise ConfigError(f"context {key}: {value!r} is not {what}")
+    return value
+
+
 def _model(ctx: Mapping[str, Any], key: str, default: str) -> str:
     value = _text(ctx, key, default) or default
     if not _MODEL_NAME.match(value):
@@ -208,6 +238,9 @@ def load_config(ctx: Mapping[str, Any] | Callable[[str], Any]) -> DeployConfig:
         object_lock_retention_days=_int(get, "object_lock_retention_days", 365, 1, 3650),
         reserve_concurrency=_bool(get, "reserve_concurrency", True),
         provisioned_concurrency=_int(get, "provisioned_concurrency", 0, 0, 1000),
+        encryption=_choice(get, "encryption", "required", ("required", "off")),
+        sip_domain=_matching(get, "sip_domain", _HOST_NAME, "a lowercase DNS name like sip.example.org"),
+        sip_tls_secret_arn=_matching(get, "sip_tls_secret_arn", _SECRET_ARN, "a Secrets Manager secret ARN"),
     )
 
 
@@ -224,4 +257,7 @@ CONTEXT_KEYS = (
     "object_lock_retention_days",
     "reserve_concurrency",
     "provisioned_concurrency",
+    "encryption",
+    "sip_domain",
+    "sip_tls_secret_arn",
 )

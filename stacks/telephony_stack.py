@@ -72,14 +72,17 @@ def _suppress_chime_wildcard(resource: cr.AwsCustomResource) -> None:
 
 
 class ChimeOrigination(Construct):
-    """Point the Voice Connector's inbound calls at `host` on TCP 5060 (the bridge's NLB)."""
+    """Point the Voice Connector's inbound calls at `host` (the bridge's NLB, or a name for it):
+    TCP 5060, or 5061 on an encrypted Voice Connector, which runs TLS over the TCP route."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, voice_connector_id: str, host: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, voice_connector_id: str, host: str, port: int = SIP_PORT
+    ) -> None:
         super().__init__(scope, construct_id)
         origination = {
             "VoiceConnectorId": voice_connector_id,
             "Origination": {
-                "Routes": [{"Host": host, "Port": SIP_PORT, "Protocol": "TCP", "Priority": 1, "Weight": 1}],
+                "Routes": [{"Host": host, "Port": port, "Protocol": "TCP", "Priority": 1, "Weight": 1}],
                 "Disabled": False,
             },
         }
@@ -110,12 +113,13 @@ class TelephonyStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeployConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
 
-        # Unencrypted (TCP 5060 + RTP): there is no maintained Python SRTP stack for the bridge yet.
+        # Encrypted by default: SIP over TLS (5061) and SRTP media; callers' health information
+        # never crosses the internet in clear. encryption=off gives TCP 5060 and RTP.
         self.voice_connector = chime.CfnVoiceConnector(
             self,
             "VoiceConnector",
             name=f"{config.resource_prefix}-{config.spec.name}"[:63],
-            require_encryption=False,
+            require_encryption=config.encrypted,
             aws_region=config.region,
         )
         # AWS::Chime::VoiceConnector (CloudFormation, 2026) is newer than cfn-lint 1.51's

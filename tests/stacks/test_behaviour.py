@@ -76,7 +76,7 @@ def test_bridge_network_shape(synth: Synth) -> None:
     (tg,) = [p for _, _, p in synth.resources("AWS::ElasticLoadBalancingV2::TargetGroup", "Bridge")]
     attrs = {a["Key"]: a["Value"] for a in tg["TargetGroupAttributes"]}
     assert attrs["stickiness.enabled"] == "true" and attrs["stickiness.type"] == "source_ip"
-    assert tg["HealthCheckProtocol"] == "TCP" and tg["HealthCheckPort"] == "5060"
+    assert tg["HealthCheckProtocol"] == "TCP" and tg["HealthCheckPort"] == "5061"  # SIP over TLS
     assert int(attrs["deregistration_delay.timeout_seconds"]) >= 900  # the spec's longest call
     (lb,) = [p for _, _, p in synth.resources("AWS::ElasticLoadBalancingV2::LoadBalancer", "Bridge")]
     assert lb["Scheme"] == "internet-facing" and lb["Type"] == "network"
@@ -90,9 +90,11 @@ def test_bridge_network_shape(synth: Synth) -> None:
     (container,) = task["ContainerDefinitions"]
     assert {"ContainerPortRange": "10000-10999", "Protocol": "udp"} in container["PortMappings"]
     assert container["StopTimeout"] == 120
-    assert [s["Name"] for s in container["Secrets"]] == ["OPENAI_API_KEY"]
+    assert [s["Name"] for s in container["Secrets"]] == ["OPENAI_API_KEY", "SIP_TLS_CERT", "SIP_TLS_KEY", "SIP_TLS_CA"]
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
-    assert "OPENAI_API_KEY" not in env
+    assert not {"OPENAI_API_KEY", "SIP_TLS_CERT", "SIP_TLS_KEY"} & set(env)
+    assert (env["ENCRYPTION"], env["SIP_TRANSPORTS"], env["SIP_TLS_PORT"]) == ("required", "tls", "5061")
+    assert {"ContainerPort": 5061, "Protocol": "tcp", "Name": "sip"} in container["PortMappings"]
     assert env["AGENT_SPEC_PATH"] == "/app/agents/riverside_clinic.yaml"
     assert env["CHIME_SIGNALING_CIDRS"] == ",".join(SIGNALING) and env["CHIME_MEDIA_CIDRS"] == ",".join(MEDIA)
     (cluster,) = [p for _, _, p in synth.resources("AWS::ECS::Cluster", "Bridge")]
@@ -113,7 +115,7 @@ def test_bridge_image_is_built_at_deploy_time_from_the_dockerfile(synth: Synth) 
 
 def test_telephony_associates_the_number_and_routes_to_the_nlb(synth: Synth) -> None:
     (vc,) = [p for _, _, p in synth.resources("AWS::Chime::VoiceConnector", "Telephony")]
-    assert vc["RequireEncryption"] is False and vc["AwsRegion"] == "us-east-1"
+    assert vc["RequireEncryption"] is True and vc["AwsRegion"] == "us-east-1"  # TLS + SRTP by default
     calls = {lid: p for _, lid, p in synth.resources("Custom::AWS", "Telephony")}
     (assoc,) = [p for lid, p in calls.items() if lid.startswith("PhoneNumberAssociation")]
     (check,) = [p for lid, p in calls.items() if lid.startswith("PhoneNumberCheck")]
@@ -124,7 +126,7 @@ def test_telephony_associates_the_number_and_routes_to_the_nlb(synth: Synth) -> 
     (origination,) = [p for _, _, p in synth.resources("Custom::AWS", "Bridge")]
     create = json.dumps(origination["Create"])
     assert "putVoiceConnectorOrigination" in create and "DNSName" in create
-    assert '\\"Port\\":5060' in create and '\\"Protocol\\":\\"TCP\\"' in create
+    assert '\\"Port\\":5061' in create and '\\"Protocol\\":\\"TCP\\"' in create  # TLS over the TCP route
     assert "deleteVoiceConnectorOrigination" in json.dumps(origination["Delete"])
 
 

@@ -38,7 +38,7 @@ def test_ingress_comes_only_from_configured_chime_ranges(synth: Synth) -> None:
         port = (rule["IpProtocol"], rule["FromPort"], rule["ToPort"])
         if "CidrIp" in rule:
             cidr = rule["CidrIp"]
-            if port == ("tcp", 5060, 5060):
+            if port == ("tcp", 5061, 5061):  # SIP over TLS: the only signalling port
                 assert cidr in SIGNALING, f"{where}: SIP open to {cidr}"
             elif port == ("udp", 10000, 10999):
                 assert cidr in MEDIA, f"{where}: RTP open to {cidr}"
@@ -49,14 +49,15 @@ def test_ingress_comes_only_from_configured_chime_ranges(synth: Synth) -> None:
             # The only group-to-group rule: SIP and health checks from the NLB, whose own
             # ingress is checked above.
             assert rule["SourceSecurityGroupId"]["Fn::GetAtt"][0] in nlb_groups, where
-            assert port == ("tcp", 5060, 5060), where
+            assert port == ("tcp", 5061, 5061), where
     assert {c for c, p in seen if p[0] == "tcp"} == set(SIGNALING)
     assert {c for c, p in seen if p[0] == "udp"} == set(MEDIA)
 
 
-def test_the_nlb_listens_on_tcp_5060_only(synth: Synth) -> None:
+def test_the_nlb_passes_sip_over_tls_on_5061_only(synth: Synth) -> None:
     listeners = [p for _, _, p in synth.resources("AWS::ElasticLoadBalancingV2::Listener")]
-    assert [(p["Protocol"], p["Port"]) for p in listeners] == [("TCP", 5060)]
+    # TCP, not TLS: the task terminates TLS, so the SRTP keys in the SDP are never clear on any hop.
+    assert [(p["Protocol"], p["Port"]) for p in listeners] == [("TCP", 5061)]
 
 
 def _bucket_policies(synth: Synth) -> dict[str, list[dict[str, Any]]]:
