@@ -20,7 +20,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from load_harness import (
@@ -46,7 +46,7 @@ AUDIT_TIMEOUT_S = 180.0
 
 
 def _aws(endpoint: str, service: str) -> Any:
-    return boto3.client(
+    return boto3.client(  # type: ignore[call-overload]
         service,
         endpoint_url=endpoint,
         region_name="us-east-1",
@@ -143,7 +143,8 @@ def run_transport(transport: Transport, n: int, hold_s: float, seed: int) -> dic
 def measure(transport: str, n: int, records: list[CallRecord], found: dict[str, Any], wall: float) -> dict[str, Any]:
     answered = [r for r in records if r.answered_ns is not None]
     setup = [r.setup_ms for r in answered if r.setup_ms is not None]
-    span_s = (max(r.answered_ns for r in answered) - min(r.invite_ns for r in records)) / 1e9 if answered else 0  # type: ignore[type-var]
+    last_answer = max((r.answered_ns for r in answered if r.answered_ns is not None), default=0)
+    span_s = (last_answer - min(r.invite_ns for r in records)) / 1e9 if answered else 0.0
     by_digits: dict[str, list[str]] = found["by_digits"]
     events = set(found["call_ended_events"])
     missing_record = [r.call_no for r in answered if f"{r.call_no:04d}" not in by_digits]
@@ -180,11 +181,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS / "sip_load.json")
     args = parser.parse_args()
-    transports = [t.strip() for t in args.transports.split(",") if t.strip()]
+    transports = cast(list[Transport], [t.strip() for t in args.transports.split(",") if t.strip()])
     if args.calls < 1 or not transports or any(t not in ("udp", "tcp") for t in transports):
         print("error: --calls must be at least 1 and --transports a list of udp and tcp", file=sys.stderr)
         return 2
-    rows = [run_transport(t, args.calls, args.hold, args.seed) for t in transports]  # type: ignore[arg-type]
+    rows = [run_transport(t, args.calls, args.hold, args.seed) for t in transports]
     head = ["transport", "calls", "answered", "setup calls/s", "setup p50 ms", "setup p99 ms", "records",
             "CallEnded", "failed", "wall s"]  # fmt: skip
     print(table([[r["transport"], r["calls"], r["answered"], r["setup_calls_per_s"], r["setup_ms"]["p50"],
