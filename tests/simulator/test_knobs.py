@@ -13,7 +13,8 @@ import pytest
 from simulator import mulaw
 from simulator.caller_audio import prepare_turn_audio
 from simulator.realtime_session import ECHO_AFTER_MS, ECHO_LENGTH_MS
-from simulator.scenario import ScenarioError, Turn
+from simulator.runner import check_expectations
+from simulator.scenario import Expect, ScenarioError, Turn
 from simulator.scripted_model import FAREWELL, GO_ON, GREETING, PREAMBLE, TOOL_PREAMBLE
 from tests.simulator.session_driver import (
     Driver,
@@ -25,6 +26,9 @@ from tests.simulator.session_driver import (
     spoken,
 )
 from tests.simulator.sim_helpers import caller_audio
+from voice_agent.record_store import CallMeta
+from voice_agent.record_view import build_record
+from voice_agent.spec import load_spec
 
 HELLO = "Thanks for calling Riverside Family Clinic, this is the assistant, how can I help you today?"
 NAME: dict[str, Any] = {"say": "Maria Lopez, L O P E Z.", "means": {"caller_name": "Maria Lopez"}}
@@ -340,8 +344,11 @@ def test_the_same_knobs_give_the_same_events() -> None:
             [NAME, BIRTH, DONE],
             speech_with_tool_calls=True,
             goodbye_before_end_call=True,
+            multi_message_responses=True,
             late_transcripts_ms=300,
+            failed_transcripts=[1],
             echo_speech_started=True,
+            failed_responses=[2],
             incomplete_responses=[3],
         )
         for said in (NAME, BIRTH, DONE):
@@ -369,3 +376,13 @@ def test_the_same_knobs_give_the_same_events() -> None:
 def test_knobs_are_validated(model: dict[str, Any], turns: list[dict[str, Any]], message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         scenario_of(turns, **model)
+
+
+def test_a_call_the_system_ended_is_its_own_expectation() -> None:
+    scenario = scenario_of([NAME]).model_copy(update={"expect": Expect(goodbyes=0, ended_by="system")})
+    spec = load_spec(scenario.agent)
+    meta = CallMeta(call_id="c", agent=spec.name, started_ms=0, status="ENDED", ended_by="system")
+    record = build_record(spec, meta, {})
+    ok = check_expectations(scenario, spec, {"record": record, "goodbyes": 0, "ended_by": "system"})
+    wrong = check_expectations(scenario, spec, {"record": record, "goodbyes": 0, "ended_by": "agent"})
+    assert ok.passed and wrong.failures == ["ended_by: expected system, got agent"]
