@@ -98,6 +98,7 @@ class Call:
         self._timer: asyncio.TimerHandle | None = None
         self._armed: float | None = None
         self._ended = asyncio.Event()
+        self._broken = False
         self._hung_up = False
         self.ended_by_caller = False
 
@@ -110,7 +111,7 @@ class Call:
             await asyncio.wait(supervised, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._apply(self.control.finish(self._loop.time()))
-            if not self._ended.is_set():
+            if self._broken or not self._ended.is_set():
                 self._bye()  # the call broke on our side: never leave a caller on an open line
             if self._timer is not None:
                 self._timer.cancel()
@@ -138,17 +139,18 @@ class Call:
 
     # ---- the three flows ----------------------------------------------------------------------
     async def _uplink(self) -> None:
-        put, ready = self._queue.put_nowait, lambda: self.control.model_ready
+        put, control = self._queue.put_nowait, self.control
         async for event in self.media.inbound():
             if isinstance(event, AudioFrame):
                 self.level.push(event.payload)
-                if ready():
+                if control.model_ready:
                     put(audio_append(event.payload))
                 else:
                     self._gap.append(event.payload)
                     self._gap_seen += 1
             elif isinstance(event, DtmfDigit):
                 self._feed(Keypad(event.digit))
+        await self._ended.wait()  # the media closes once SIP has ended: sip_ended() finishes the call
 
     async def _sender(self) -> None:
         while True:
@@ -290,6 +292,7 @@ class Call:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("call %s: task failed; ending the call", self.call_id, exc_info=task.exception())
+            self._broken = True
             self._ended.set()  # run() sends the BYE: a broken task never leaves the caller unheard
 
     def _bye(self) -> None:

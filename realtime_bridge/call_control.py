@@ -127,11 +127,12 @@ class CallerLevel(Protocol):
 class ControlSettings:
     closing_grace_s: float = 0.5  # after the closing has played out, before reporting it
     configure_timeout_s: float = 5.0  # session.updated must come by then
-    reconnect_delays_s: tuple[float, ...] = (0.0, 0.25, 0.75)  # one drop: attempts, within ~1 s
+    reconnect_delays_s: tuple[float, ...] = (0.0, 0.2, 0.5)  # one drop's connect attempts: all within 1 s
     max_reconnects: int = 5  # drops a call survives
     report_retry_s: float = 0.5
     report_attempts: int = 3
-    max_retries: int = 2  # a request that failed without being heard is asked again this often
+    max_retries: int = 1  # a response that failed before a word was heard is asked again this often
+    max_refusals: int = 3  # a request the service refused (a response was in flight) is sent this often
 
 
 @dataclass
@@ -315,8 +316,8 @@ class CallControl:
         if self.session > 1:
             for entry in self._history:
                 if entry.text:
-                    role = "assistant" if isinstance(entry, HistoryEntry) else "user"
-                    self._send(AddText(self.ids.next(), role, entry.text))
+                    agent = isinstance(entry, HistoryEntry)
+                    self._send(AddText(self.ids.next(), "assistant" if agent else "user", entry.text))
         self._deadlines["configure"] = now + self.settings.configure_timeout_s
 
     def _on_ready(self, now: float) -> None:
@@ -474,8 +475,8 @@ class CallControl:
         self._pump()
 
     def _retry_unheard(self, info: ResponseInfo, event: ResponseFinished) -> None:
-        request = info.request or SpeechRequest("retry", answers_item=info.answers_item)
-        if request.attempts >= self.settings.max_retries:
+        request = info.request or SpeechRequest("retry", answers_item=info.answers_item, attempts=1)
+        if request.attempts > self.settings.max_retries:
             self._decide("speech", "fail", f"response {event.status} ({event.reason}); not asking again")
             return
         self._decide("speech", "retry", f"response {event.status} ({event.reason}) said nothing; asking again")
@@ -494,7 +495,7 @@ class CallControl:
         self.speech.fire(SpeechEvent.REFUSED, f"{request.purpose}: {error.code}")
         if request.purpose == "follow_up" and error.code == ACTIVE_RESPONSE:
             self._decide("speech", "drop", "follow-up refused: the response in flight already answers")
-        elif request.attempts < self.settings.max_retries + 1:
+        elif request.attempts < self.settings.max_refusals:
             self._queue.appendleft(request)  # asked again once nothing is in flight
         else:
             self._decide("speech", "fail", f"{request.purpose} refused {request.attempts} times ({error.code})")

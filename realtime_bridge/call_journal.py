@@ -12,6 +12,7 @@ import bisect
 import logging
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from voice_agent.decisions import DecisionLine
 from voice_agent.record_store import RecordStore, Turn
@@ -53,7 +54,7 @@ class CallJournal:
 
     def add(
         self,
-        speaker: str,
+        speaker: Literal["caller", "agent", "system"],
         text: str,
         *,
         item_id: str | None = None,
@@ -67,7 +68,7 @@ class CallJournal:
             call_id=self.call_id,
             seq=self._seq,
             t_ms=self.elapsed_ms() if t_ms is None else t_ms,
-            speaker=speaker,  # type: ignore[arg-type]
+            speaker=speaker,
             text=text,
             item_id=item_id,
             interrupted=interrupted,

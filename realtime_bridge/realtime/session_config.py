@@ -21,8 +21,13 @@ def build_session(
     transcription_model: str = "gpt-realtime-whisper",
     extra_instructions: str = "",
 ) -> dict[str, Any]:
-    """The `session` object of a session.update (validated against the SDK types)."""
-    detection: dict[str, Any] = {"type": turn_detection, "create_response": True, "interrupt_response": True}
+    """The `session` object of a session.update (validated against the SDK types).
+
+    `interrupt_response` is off: the bridge owns barge-in. The service's VAD would cancel any
+    in-conversation response on any sound, the closing included, and phone-line echo of the
+    agent's own voice counts as sound; the bridge checks the caller's line first, cancels what
+    should be cut itself, and never cuts the closing."""
+    detection: dict[str, Any] = {"type": turn_detection, "create_response": True, "interrupt_response": False}
     if turn_detection == "server_vad":
         detection["silence_duration_ms"] = silence_duration_ms
     instructions = spec.instructions.strip()

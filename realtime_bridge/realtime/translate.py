@@ -50,6 +50,7 @@ from realtime_bridge.realtime.model_events import (
     ModelEvent,
     ResponseFinished,
     ResponseStarted,
+    ResponseStatus,
     SessionReady,
     SessionRejected,
     Truncate,
@@ -148,7 +149,9 @@ def _finished(event: ResponseDoneEvent) -> ResponseFinished:
             messages.append((item.id, " ".join(parts).strip()))
         elif item.type == "function_call" and item.call_id:
             calls.append(FunctionCall(item.call_id, item.name, item.arguments))
-    status = response.status or "completed"
+    status: ResponseStatus = "completed"
+    if response.status is not None and response.status != "in_progress":
+        status = response.status
     return ResponseFinished(response.id or "", status, reason, tuple(messages), tuple(calls), response.usage)
 
 
