@@ -61,7 +61,7 @@ class Harness:
             step_to = min(end, self.now + 0.02)
             if deadline is not None and deadline <= step_to:
                 step_to = max(self.now, deadline)
-            frames = int(round((step_to - self.now) / 0.02))
+            frames = round((step_to - self.now) / 0.02)
             for _ in range(frames):
                 self.playout.fill_frame(self._frame)
             self.now = step_to

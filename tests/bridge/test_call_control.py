@@ -9,8 +9,8 @@ from realtime_bridge.call_control import ControlSettings
 from realtime_bridge.call_events import (
     CallPolicy,
     Connect,
-    ConnectFailed,
     Connected,
+    ConnectFailed,
     Decide,
     FillCallerTurn,
     FlushAudio,
@@ -364,7 +364,8 @@ def test_a_caller_hang_up_stops_every_machine(h: Harness) -> None:
 
 def test_a_read_back_is_verified_against_what_played(h: Harness) -> None:
     greeted(h)
-    h.feed(PolicyDone("verify_readback", True, (ReadBack(field="callback_number", text="6 1 7", expected_digits="617"),)))
+    read_back = ReadBack(field="callback_number", text="6 1 7", expected_digits="617")
+    h.feed(PolicyDone("verify_readback", True, (read_back,)))
     request = h.last_request()
     h.respond(request, "resp_rb", {"item_rb": 300})
     verify = [a.event for a in h.of(CallPolicy) if isinstance(a.event, VerifyReadback)]

@@ -62,7 +62,9 @@ class Refusing(ScriptedRealtimeClient):
         raise ConnectRefused(401, "invalid_api_key")
 
 
-def _call(spec: AgentSpec, store: RecordStore, call_id: str, model: Any, invoker: FakeInvoker) -> tuple[Call, FakeMedia, list[str]]:  # fmt: skip
+def _call(
+    spec: AgentSpec, store: RecordStore, call_id: str, model: Any, invoker: FakeInvoker
+) -> tuple[Call, FakeMedia, list[str]]:
     media, byes = FakeMedia(), []
     call = Call(
         call_id, spec, media, lambda: model, invoker, CallJournal(store, call_id), DecisionLog(ListSink()),  # type: ignore[arg-type]

@@ -56,7 +56,8 @@ def test_an_invalid_server_event_becomes_an_error_event_and_the_loop_goes_on() -
         json.dumps({"type": "response.done", "event_id": "e", "response": {"status": "finished"}}),
         json.dumps({"type": "response.output_audio.delta", "event_id": "e", "response_id": "r", "delta": "AA=="}),
     ]
-    good = json.dumps({"type": "input_audio_buffer.speech_stopped", "event_id": "e2", "audio_end_ms": 5, "item_id": "i"})
+    stopped = {"type": "input_audio_buffer.speech_stopped", "event_id": "e2", "audio_end_ms": 5, "item_id": "i"}
+    good = json.dumps(stopped)
 
     async def handler(connection) -> None:  # type: ignore[no-untyped-def]
         for message in [*bad, good]:
