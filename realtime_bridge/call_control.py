@@ -588,6 +588,8 @@ class CallControl:
                 continue
             audio.text = transcript or partial
             self._staged.append(item_id)
+            if audio.text and not audio.dropped and not (audio.interrupted and not audio.heard_ms):
+                self._history.append(HistoryEntry("agent", audio.text))  # being heard: a reseed tells it
             if not (audio.interrupted or audio.dropped) and item_id == info.first_item:
                 played = audio.text
         return played
@@ -609,8 +611,6 @@ class CallControl:
                     WriteTurn("agent", audio.text, audio.started_ms or self._ms(now), item_id,
                               audio.interrupted or audio.dropped, heard)
                 )  # fmt: skip
-                if heard:
-                    self._history.append(HistoryEntry("agent", audio.text))
             if item_id == self._closing_item and self.closing.state is Closing.PLAYING:
                 self.closing.fire(ClosingEvent.PLAYED_OUT, "the closing played out")
                 self._deadlines["grace"] = now + self.settings.closing_grace_s
