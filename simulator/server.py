@@ -31,7 +31,7 @@ from simulator.scenario import Scenario, load_scenario
 from simulator.scripted_model import ScriptedModel
 
 log = logging.getLogger("simulator")
-DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_MODEL = "gpt-realtime-2.1"
 
 
 @dataclass
