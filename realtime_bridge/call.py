@@ -12,52 +12,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
+from realtime_bridge import call_events as ev
 from realtime_bridge.call_control import CallControl, ControlSettings
-from realtime_bridge.call_events import (
-    Action,
-    AddUsage,
-    CallPolicy,
-    Connect,
-    Connected,
-    ConnectFailed,
-    Decide,
-    Drain,
-    Event,
-    FillCallerTurn,
-    FlushAudio,
-    HangUp,
-    Keypad,
-    Play,
-    PolicyDone,
-    ReserveCallerTurn,
-    RunTools,
-    Send,
-    SessionClosed,
-    SipEnded,
-    Tick,
-    ToolRoundDone,
-    WriteTurn,
-)
 from realtime_bridge.call_journal import CallJournal
-from realtime_bridge.caller_level import CallerLevel
+from realtime_bridge.call_workers import policy_call, tool_round
 from realtime_bridge.realtime.client import ConnectRefused, RealtimeClient
 from realtime_bridge.realtime.session_config import build_session
-from realtime_bridge.realtime.translate import audio_append, decode, encode
+from realtime_bridge.realtime.translate import decode, encode
 from realtime_bridge.rtp.dtmf import DtmfDigit
 from realtime_bridge.rtp.session import AudioFrame, RtpSession
 from realtime_bridge.tool_invoker import ToolInvoker
+from realtime_bridge.uplink import Uplink
 from voice_agent.cost import Usage
 from voice_agent.decisions import DecisionLog
-from voice_agent.invocation import CallerHungUp, ToolCall
+from voice_agent.invocation import CallerHungUp
 from voice_agent.spec import AgentSpec
 
 log = logging.getLogger(__name__)
-TOOL_FAILED = "The tool could not run; nothing was recorded. Ask the caller to repeat, then call it again."
 
 
 @dataclass
@@ -81,19 +56,16 @@ class Call:
         self.invoker, self.journal, self.decisions, self._hang_up = invoker, journal, decisions, hang_up
         self.settings, self._record_state = settings, record_state
         self.usage = Usage()
-        self.level = CallerLevel()
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self.uplink = Uplink(self._queue.put_nowait, lambda: self.control.model_ready, settings.gap_frames)
         self.session = build_session(
             spec, silence_duration_ms=settings.silence_duration_ms, transcription_model=settings.transcription_model
         )
         self._loop = asyncio.get_running_loop()
         self.control = CallControl(
-            call_id, spec, self.session, media.playout, self.level, self._loop.time(), settings.control
+            call_id, spec, self.session, media.playout, self.uplink.level, self._loop.time(), settings.control
         )
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._gap: deque[bytes] = deque(maxlen=settings.gap_frames)
-        self._gap_seen = 0
         self._client: RealtimeClient | None = None
-        self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._armed: float | None = None
@@ -130,26 +102,21 @@ class Call:
                 await self.invoker.policy(CallerHungUp(call_id=self.call_id))
             except Exception:  # the reaper still ends the record from the stopped heartbeat
                 log.exception("call %s: could not report the hang-up", self.call_id)
-        self._feed(SipEnded(by_caller))
+        self._feed(ev.SipEnded(by_caller))
         self._ended.set()
 
     async def drain(self) -> None:
         """The bridge is shutting down: the gate may close this call (closing, then BYE)."""
-        self._feed(Drain())
+        self._feed(ev.Drain())
 
     # ---- the three flows ----------------------------------------------------------------------
     async def _uplink(self) -> None:
-        put, control = self._queue.put_nowait, self.control
+        frame = self.uplink.frame
         async for event in self.media.inbound():
             if isinstance(event, AudioFrame):
-                self.level.push(event.payload)
-                if control.model_ready:
-                    put(audio_append(event.payload))
-                else:
-                    self._gap.append(event.payload)
-                    self._gap_seen += 1
+                frame(event.payload)
             elif isinstance(event, DtmfDigit):
-                self._feed(Keypad(event.digit))
+                self._feed(ev.Keypad(event.digit))
         await self._ended.wait()  # the media closes once SIP has ended: sip_ended() finishes the call
 
     async def _sender(self) -> None:
@@ -167,7 +134,7 @@ class Call:
             if event is not None:
                 self._feed(event)
         if client is self._client:
-            self._feed(SessionClosed(client.close_code))
+            self._feed(ev.SessionClosed(client.close_code))
 
     async def _open(self, delay_s: float) -> None:
         if delay_s:
@@ -179,49 +146,50 @@ class Call:
         try:
             await client.connect(self.settings.model)
         except ConnectRefused as exc:
-            self._feed(ConnectFailed(exc.status, str(exc)))
+            self._feed(ev.ConnectFailed(exc.status, str(exc)))
             return
         state = await asyncio.to_thread(self._record_state) if self.control.session else ""
         while not self._queue.empty():
             self._queue.get_nowait()  # nothing queued for the old session may reach the new one
         self._client = client
-        self._reader = self._spawn(self._read(client))
-        self._feed(Connected(state))
+        self._spawn(self._read(client))
+        self._feed(ev.Connected(state))
 
     # ---- carrying out call control's actions --------------------------------------------------
-    def _feed(self, event: Event) -> None:
+    def _feed(self, event: ev.Event) -> None:
         self._apply(self.control.handle(event, self._loop.time()))
 
-    def _apply(self, actions: list[Action]) -> None:
+    def _apply(self, actions: list[ev.Action]) -> None:
         for action in actions:
             match action:
-                case Play():
+                case ev.Play():
                     self.media.send_audio(action.item_id, action.audio)
-                case Send():
+                case ev.Send():
                     self._queue.put_nowait(encode(action.command))
-                case Connect():
+                case ev.Connect():
                     self._spawn(self._open(action.delay_s))
-                case FlushAudio():
+                case ev.FlushAudio():
                     self._flush_gap()
-                case RunTools():
-                    self._spawn(self._tools(action))
-                case CallPolicy():
-                    self._spawn(self._policy(action))
-                case ReserveCallerTurn():
+                case ev.RunTools():
+                    seq = self.journal.seq_of(action.answers_item)
+                    self._spawn(self._work(tool_round(self.invoker, self.call_id, action, seq)))
+                case ev.CallPolicy():
+                    self._spawn(self._work(policy_call(self.invoker, self.call_id, action)))
+                case ev.ReserveCallerTurn():
                     self.journal.reserve(action.item_id, action.t_ms)
-                case FillCallerTurn():
+                case ev.FillCallerTurn():
                     self.journal.fill(action.item_id, action.text, untranscribed=action.status == "untranscribed")
-                case WriteTurn():
+                case ev.WriteTurn():
                     self.journal.add(
                         action.speaker, action.text, item_id=action.item_id, interrupted=action.interrupted,
                         heard_ms=action.heard_ms, t_ms=action.t_ms,
                     )  # fmt: skip
-                case Decide():
+                case ev.Decide():
                     extra = dict(action.extra)
                     self.decisions.record(self.call_id, action.kind, action.verdict, action.reason, **extra)  # type: ignore[arg-type]
-                case AddUsage():
+                case ev.AddUsage():
                     self.usage.add(action.usage)
-                case HangUp():
+                case ev.HangUp():
                     self._bye()
                 case _:
                     assert_never(action)
@@ -238,48 +206,16 @@ class Call:
 
     def _on_timer(self) -> None:
         self._armed = self._timer = None
-        self._feed(Tick())
+        self._feed(ev.Tick())
 
     def _flush_gap(self) -> None:
-        lost = self._gap_seen - len(self._gap)
-        if lost > 0 or (self._gap_seen and self.control.session > 1):
-            self.decisions.record(
-                self.call_id, "model_session", "accept" if not lost else "drop",
-                f"caller audio while the model was away: {len(self._gap) * 20} ms sent on, "
-                f"{max(0, lost) * 20} ms dropped",
-            )  # fmt: skip
-        while self._gap:
-            self._queue.put_nowait(audio_append(self._gap.popleft()))
-        self._gap_seen = 0
+        sent_ms, dropped_ms = self.uplink.flush()
+        if dropped_ms or (sent_ms and self.control.session > 1):
+            reason = f"caller audio while the model was away: {sent_ms} ms sent on, {dropped_ms} ms dropped"
+            self.decisions.record(self.call_id, "model_session", "drop" if dropped_ms else "accept", reason)
 
-    # ---- workers: results come back as events --------------------------------------------------
-    async def _tools(self, action: RunTools) -> None:
-        outputs, directives = [], []
-        seq = self.journal.seq_of(action.answers_item)
-        for call in action.calls:
-            request = ToolCall(
-                call_id=self.call_id, name=call.name, arguments=call.arguments, tool_call_id=call.call_id, turn_seq=seq
-            )
-            try:
-                reply = await self.invoker.tool(request)
-                output = reply.output
-                directives.extend(reply.directives)
-            except Exception:  # one failed invoke must not end the call: the model is told
-                log.exception("call %s: tool %s failed", self.call_id, call.name)
-                output = TOOL_FAILED
-            outputs.append((call.call_id, output))
-        self._feed(ToolRoundDone(action.response_id, action.session, tuple(outputs), tuple(directives)))
-
-    async def _policy(self, action: CallPolicy) -> None:
-        if action.delay_s:
-            await asyncio.sleep(action.delay_s)
-        try:
-            reply = await self.invoker.policy(action.event)
-        except Exception:  # call control retries or hangs up: a failed invoke never leaves the line open
-            log.exception("call %s: policy %s failed", self.call_id, action.event.action)
-            self._feed(PolicyDone(action.event.action, False))
-            return
-        self._feed(PolicyDone(action.event.action, True, tuple(reply.directives)))
+    async def _work(self, result: Any) -> None:
+        self._feed(await result)  # a worker's result comes back as an event
 
     # ---- helpers ------------------------------------------------------------------------------
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:

@@ -512,7 +512,7 @@ class CallControl:
                 self.playback.drop_item(event.item_id, event.response_id)
                 if not info.noted_extra:
                     info.noted_extra = True
-                    self._decide("intervention", "deny", "extra speech in an exact-words response dropped")
+                    self._decide("intervention", "deny", "extra speech in an exact-words response")
                 return
         elif info.first_item is None:
             info.first_item = event.item_id
