@@ -17,13 +17,15 @@ from hypothesis import strategies as st
 from realtime_bridge.rtp.dtmf import DtmfReceiver
 from realtime_bridge.rtp.packet import RtpParseError, parse_rtp
 from realtime_bridge.sip.build import Peer
+from realtime_bridge.sip.call_state import CallState
 from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.framing import StreamFramer
 from realtime_bridge.sip.message import SipParseError, parse_message
 from realtime_bridge.sip.uas import UasCore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SEEDS = [p.read_bytes() for p in sorted((FIXTURES / "sip").glob("*.sip"))]
+TORTURE = [p for suite in ("rfc4475", "rfc5118") for p in sorted((FIXTURES / "sip" / suite).iterdir())]
+SEEDS = [p.read_bytes() for p in [*sorted((FIXTURES / "sip").glob("*.sip")), *TORTURE]]
 INVITE = (FIXTURES / "sip" / "chime_invite.sip").read_bytes()
 RTP_SEEDS = [
     bytes.fromhex(line)
@@ -122,6 +124,7 @@ def test_fuzz_uas_core_never_raises_and_keeps_the_call(record_property, capsys) 
             now += 0.1
             uas.receive(data, chime, now)
             uas.on_timer(now)
+        assert uas.state(call_id) is CallState.ANSWERING  # nothing random ends or confirms it
         uas.hang_up(call_id, now)
 
     run()
