@@ -1,16 +1,25 @@
 """The simulated post-call LLM: answers an extraction request from the scenario.
 
 Contract (docs/CONTRACTS-internal.md): the last user message is a JSON object
-`{"fields": [{name, type, description}], "transcript": [{seq, speaker, text}]}`; the
-answer is `{"fields": {name: {"value", "quote", "seq"}}}`. A perfect extractor quotes
-the caller turn that carries each value verbatim; the knobs make it lie the ways LLMs do.
+`{"fields": [{name, type, description, evidence?}], "transcript": [{seq, speaker, text}]}`; the
+answer is `{"fields": {name: {"value", "quote", "seq", "numerals"}}}`. A perfect extractor quotes
+the caller turn that carries each value verbatim; the knobs make it answer the ways LLMs do:
+  fabricate_quote, quote_agent_turn, wrong_value    lies the evidence check must reject;
+  value_from_other_words   one word of the value swapped for another word of the quote;
+  mid_word_value           value and quote are the start of a word the caller said ("Ann" of "Annabelle");
+  quote_without_fillers    honest: the quote leaves out the scenario's `fillers`;
+  quote_without_marks      honest: in-word marks dropped ("I'd" -> "Id", "617-555-0143" -> "6175550143");
+  normalised_value         honest: the value as the model rewrote it (the scenario gives it);
+  numerals                 what the model returns as the quote's numerals (never trusted).
 """
 
 from __future__ import annotations
 
+import unicodedata
+
 from pydantic import BaseModel, ConfigDict
 
-from simulator.scenario import Scenario
+from simulator.scenario import ExtractorKnobs, Scenario
 
 FABRICATED_QUOTE = "Like I told the other person, it is all in my file."
 
@@ -23,6 +32,7 @@ class AskedField(_Model):
     name: str
     type: str
     description: str = ""
+    evidence: str | None = None  # text fields: extractive or summary
 
 
 class TranscriptLine(_Model):
@@ -40,6 +50,7 @@ class Extracted(_Model):
     value: str | None
     quote: str | None
     seq: int | None
+    numerals: str | None = None
 
 
 class ExtractionAnswer(_Model):
@@ -70,6 +81,8 @@ def extract(request: ExtractionRequest, scenario: Scenario | None) -> Extraction
             answers[asked.name] = Extracted(value=None, quote=None, seq=None)  # never said: nothing to quote
             continue
         value, quote, seq = found[0], line.text, line.seq
+        if knobs:
+            value, quote = _honest_variants(knobs, asked.name, value, quote)
         if knobs and asked.name in knobs.wrong_value:
             value = _wrong(value)
         if knobs and asked.name in knobs.fabricate_quote:
@@ -79,5 +92,46 @@ def extract(request: ExtractionRequest, scenario: Scenario | None) -> Extraction
             agent = agent or [t for t in request.transcript if t.speaker == "agent"]
             if agent:
                 quote, seq = agent[-1].text, agent[-1].seq
-        answers[asked.name] = Extracted(value=value, quote=quote, seq=seq)
+        numerals = knobs.numerals.get(asked.name) if knobs else None
+        answers[asked.name] = Extracted(value=value, quote=quote, seq=seq, numerals=numerals)
     return ExtractionAnswer(fields=answers)
+
+
+def _bare(word: str) -> str:
+    return "".join(ch for ch in word.casefold() if not unicodedata.category(ch).startswith(("P", "S")))
+
+
+def _without_marks(text: str) -> str:
+    """Punctuation between two letters or digits dropped: how models often copy "I'd" or "617-555-0143"."""
+    keep = [
+        ch
+        for i, ch in enumerate(text)
+        if not (
+            unicodedata.category(ch).startswith("P")
+            and 0 < i < len(text) - 1
+            and text[i - 1].isalnum()
+            and text[i + 1].isalnum()
+        )
+    ]
+    return "".join(keep)
+
+
+def _honest_variants(knobs: ExtractorKnobs, name: str, value: str, quote: str) -> tuple[str, str]:
+    """The knobs that change value or quote the way real models do (honest or not), in a fixed order."""
+    if name in knobs.normalised_value:
+        value = knobs.normalised_value[name]
+    if name in knobs.quote_without_fillers:
+        fillers = {_bare(f) for f in knobs.fillers}
+        quote = " ".join(w for w in quote.split() if _bare(w) not in fillers)
+    if name in knobs.quote_without_marks:
+        quote = _without_marks(quote)
+    if name in knobs.value_from_other_words:
+        words = value.split()
+        own = {_bare(w) for w in words}
+        other = next((w for w in quote.split() if _bare(w) and _bare(w) not in own), None)  # the first such word
+        if other and len(words) > 1:
+            value = " ".join([*words[:-1], "".join(ch for ch in other if ch.isalnum())])
+    if name in knobs.mid_word_value:
+        longest = max(value.split(), key=len)
+        value = quote = longest[: max(1, len(longest) // 2)]
+    return value, quote

@@ -119,7 +119,7 @@ def _collect(world: Any, scenario: Scenario, name: str, call_id: str, caller: Ca
     store, spec = world.store, world.spec
     meta = store.get_call(call_id)
     assert meta is not None, f"call {call_id} has no record"
-    record = build_record(spec, meta, store.get_fields(call_id))
+    record = build_record(spec, meta, store.get_fields(call_id), store.get_candidates(call_id))
     transcript = store.turns(call_id)
     ended_by = meta.ended_by if meta.ended_by in ("agent", "caller", "system") else None
     parts: dict[str, Any] = {"record": record, "goodbyes": count_goodbyes(spec, transcript), "ended_by": ended_by}

@@ -1,6 +1,7 @@
 """`voice-agent calls list|show`: calls as people read them, from the local stack or from AWS.
 
-`show` prints the record (each field with its source and the caller quote behind it), the
+`show` prints the record (each field with its source, the evidence rule that accepted a backfill
+and the caller quote behind it; a candidate the pass could not prove, marked as unverified), the
 transcript (the S3 archive when written, else the per-turn store) and the call's decisions.
 The endpoint comes from --endpoint-url or AWS_ENDPOINT_URL (the local stack); without one, boto3's
 usual AWS configuration applies. Wire it into the CLI with `calls_cli.register(subparsers)`.
@@ -21,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .archive_store import ArchiveStore, archive_key
 from .decisions import DecisionLine
 from .local_stack import LOCAL_BUCKET, LOCAL_REGION, LOCAL_TABLE
-from .record_store import CallMeta, FieldValue, RecordStore, Turn
+from .record_store import CallMeta, Candidate, FieldValue, RecordStore, Turn
 from .record_view import build_record
 from .spec import load_spec
 
@@ -99,7 +100,7 @@ def _show(store: RecordStore, archive: ArchiveStore, args: argparse.Namespace) -
     if meta is None:
         print(f"error: no call {args.call_id}", file=sys.stderr)
         return 1
-    fields = store.get_fields(meta.call_id)
+    fields, candidates = store.get_fields(meta.call_id), store.get_candidates(meta.call_id)
     turns, where = _transcript(store, archive, meta)
     decisions = store.decisions(meta.call_id)
     missing = build_record(load_spec(args.spec), meta, fields).missing_required if args.spec else None
@@ -107,6 +108,8 @@ def _show(store: RecordStore, archive: ArchiveStore, args: argparse.Namespace) -
         out = {
             "call": meta.model_dump(exclude_none=True),
             "fields": {n: f.model_dump(exclude_none=True) for n, f in fields.items()},
+            # Only beside a field without a value: a candidate is never a value.
+            "candidates": {n: c.model_dump(exclude_none=True) for n, c in candidates.items() if n not in fields},
             "missing_required": missing,
             "transcript_source": where,
             "transcript": [t.model_dump(exclude_none=True) for t in turns],
@@ -114,31 +117,40 @@ def _show(store: RecordStore, archive: ArchiveStore, args: argparse.Namespace) -
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
-    _print_call(meta, fields, missing)
+    _print_call(meta, fields, {n: c for n, c in candidates.items() if n not in fields}, missing)
     _print_transcript(turns, where)
     _print_decisions(decisions)
     return 0
 
 
-def _print_call(meta: CallMeta, fields: dict[str, FieldValue], missing: list[str] | None) -> None:
+def _print_call(
+    meta: CallMeta, fields: dict[str, FieldValue], candidates: dict[str, Candidate], missing: list[str] | None
+) -> None:
     print(f"call {meta.call_id}  agent {meta.agent}  started {_when(meta.started_ms)}  language {meta.language or '-'}")
     ended = (
         f" by {meta.ended_by or '-'} ({meta.ended_reason or '-'}) at {_when(meta.ended_ms)}" if meta.ended_ms else ""
     )
     print(f"status {meta.status}{ended}")
-    reconcile = meta.reconcile_state or "not run"
+    reconcile: str = meta.reconcile_state or "not run"
     if meta.reconcile_error:
         reconcile += f" ({meta.reconcile_error})"
     print(f"reconciliation {reconcile}  category {meta.category or '-'}  provider {meta.provider or '-'}")
     print("\nRecord")
-    if not fields:
+    if not fields and not candidates:
         print("  (no fields recorded)")
-    for name, f in sorted(fields.items()):
-        shown = f.value if f.status == "value" else "(declined)"
-        turn = f" (turn {f.turn_seq})" if f.turn_seq is not None else ""
-        print(f"  {name:<22} {shown!s:<32} {f.source:<8}{turn}")
-        if f.quote:
-            print(f"  {'':<22} quote: “{f.quote}”")
+    for name in sorted({*fields, *candidates}):
+        if (f := fields.get(name)) is not None:
+            shown = f.value if f.status == "value" else "(declined)"
+            turn = f" (turn {f.turn_seq})" if f.turn_seq is not None else ""
+            rule = f" [{f.evidence}]" if f.evidence else ""
+            print(f"  {name:<22} {shown!s:<32} {f.source:<8}{turn}{rule}")
+            if f.quote:
+                print(f"  {'':<22} quote: “{f.quote}”")
+            continue
+        c = candidates[name]
+        print(f"  {name:<22} {'(missing)':<32} {'':<8}")
+        print(f"  {'':<22} candidate, unverified: {c.value} (turn {c.turn_seq}); the office must confirm it")
+        print(f"  {'':<22} quote: “{c.quote}”" + (f"  numerals read by the model: {c.numerals}" if c.numerals else ""))
     if missing is not None:
         print(f"  missing required: {', '.join(missing) or 'none'}")
 

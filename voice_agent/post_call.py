@@ -6,7 +6,8 @@
   3. otherwise makes ONE extraction request through the `openai` SDK for exactly those fields
      (docs/CONTRACTS-internal.md), retried with backoff on transient errors;
   4. verifies every answer (evidence.py) and writes only what passes, each write conditional on
-     the field still being empty (backfill-only: a live value is never overwritten);
+     the field still being empty (backfill-only: a live value is never overwritten); an answer whose
+     quote is the caller's but cannot prove its structure is kept as a candidate, never a value;
   5. writes the final record and the call's decisions to S3 and emits RecordReconciled.
 
 Idempotency under at-least-once delivery: a conditional marker on the call's META item rather
@@ -38,19 +39,24 @@ from .archive_store import ArchiveStore
 from .call_runtime import CallRuntime
 from .decisions import mask
 from .end_call_gate import UnknownCall, missing_required
-from .evidence import Accepted, Claim, verify
+from .evidence import Accepted, Candidate, Claim, verify
 from .record_store import CallMeta, FieldValue, Turn
+from .record_store import Candidate as StoredCandidate
 from .record_view import build_record
-from .spec import FieldSpec
+from .spec import FieldSpec, FieldType
 
-PASS_VERSION = 1  # bump when the pass changes meaningfully: replayed CallEnded events then re-run it
+PASS_VERSION = 2  # bump when the pass changes meaningfully: replayed CallEnded events then re-run it
 EVENT_SOURCE = "voice-agent"
 DEFAULT_LEASE_MS = 15 * 60 * 1000  # Lambda's longest timeout: a lease never outlives its holder
 SYSTEM_PROMPT = (
     "You read the transcript of a phone call and extract the fields you are asked for. "
     "For each field, return the value as the caller gave it and the caller's exact words that say it "
     "(`quote`, copied verbatim from ONE caller turn) with that turn's `seq`. Only caller turns count. "
-    "If the caller never said it, return null for value, quote and seq. Dates as YYYY-MM-DD."
+    "For a field whose evidence is `extractive`, the value is the caller's own words; for `summary` it "
+    "may be a short summary, but the quote is still the caller's exact words. "
+    "Also return `numerals`: the quote with every number the caller said written in numerals "
+    "(for example a date or phone number said in words), or null if it has no numbers. "
+    "If the caller never said it, return null for value, quote, seq and numerals. Dates as YYYY-MM-DD."
 )
 
 
@@ -77,6 +83,7 @@ class ReconcileOutcome(BaseModel):
     status: Literal["reconciled", "duplicate", "in_progress"]
     llm_requests: int = 0
     backfilled: list[str] = []
+    candidates: list[str] = []  # found in the caller's words, structure unproven: not values
     rejected: list[str] = []
     still_missing: list[str] = []
 
@@ -89,11 +96,14 @@ class RetryPolicy:
     timeout_s: float = 30.0
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return float(min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
 
 
 # Transient failures worth another attempt; anything else (bad key, bad request) fails at once.
 _RETRYABLE = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError, openai.ConflictError)
+
+
+BackfillResult = Literal["backfilled", "candidate", "rejected"]
 
 
 class MalformedAnswer(ValueError):
@@ -120,15 +130,16 @@ class BusPublisher:
 
 
 def extraction_schema(names: Sequence[str]) -> dict[str, Any]:
-    """Strict structured-output schema: exactly the asked fields, each {value, quote, seq}."""
+    """Strict structured-output schema: exactly the asked fields, each {value, quote, seq, numerals}."""
     item = {
         "type": "object",
         "properties": {
             "value": {"type": ["string", "null"]},
             "quote": {"type": ["string", "null"]},
             "seq": {"type": ["integer", "null"]},
+            "numerals": {"type": ["string", "null"]},
         },
-        "required": ["value", "quote", "seq"],
+        "required": ["value", "quote", "seq", "numerals"],
         "additionalProperties": False,
     }
     return {
@@ -150,7 +161,11 @@ def extraction_request(fields: Sequence[FieldSpec], turns: Sequence[Turn]) -> st
     """The last user message's content, per the contract."""
     return json.dumps(
         {
-            "fields": [{"name": f.name, "type": f.type.value, "description": f.description} for f in fields],
+            "fields": [
+                {"name": f.name, "type": f.type.value, "description": f.description}
+                | ({"evidence": f.evidence.value} if f.type is FieldType.TEXT else {})
+                for f in fields
+            ],
             "transcript": [{"seq": t.seq, "speaker": t.speaker, "text": t.text} for t in turns],
         },
         ensure_ascii=False,
@@ -203,28 +218,31 @@ class Reconciler:
         if missing:
             turns = self._transcript(meta)
             answer, outcome.llm_requests = self._extract(call_id, missing, turns)
+            into = {"backfilled": outcome.backfilled, "candidate": outcome.candidates, "rejected": outcome.rejected}
             for f in missing:
-                if self._backfill(call_id, f, answer.fields.get(f.name) or Claim(), turns):
-                    outcome.backfilled.append(f.name)
-                else:
-                    outcome.rejected.append(f.name)
+                into[self._backfill(call_id, f, answer.fields.get(f.name) or Claim(), turns)].append(f.name)
             asked = {f.name for f in missing}
             for extra in (n for n in answer.fields if n not in asked and spec.field(n)):
                 # Only missing fields were asked for; an answer for any other is never written.
                 log.record(
-                    call_id, "backfill", "reject", "not asked: the field was not missing; backfill never overwrites",
+                    call_id, "backfill", "reject", "backfill_only: not asked (not missing); backfill never overwrites",
                     field=extra, masked=mask(answer.fields[extra].value),
                 )  # fmt: skip
-        record = build_record(spec, store.get_call(call_id) or meta, store.get_fields(call_id))
+        record = build_record(
+            spec, store.get_call(call_id) or meta, store.get_fields(call_id), store.get_candidates(call_id)
+        )
         outcome.still_missing = record.missing_required
         if missing:
             reason = f"backfilled {len(outcome.backfilled)} of {len(missing)} missing required fields"
+            if outcome.candidates:
+                reason += f"; {len(outcome.candidates)} kept as unverified candidates (still missing)"
         else:
             reason = "every required field was satisfied live; no extraction needed"
         log.record(call_id, "reconcile", "pass" if missing else "noop", reason, missing=outcome.still_missing or None)
         now = self.runtime.clock_ms()
         summary = {"pass": PASS_VERSION, "reconciled_ms": now, "llm_requests": outcome.llm_requests}
-        body = record.model_dump(mode="json") | {"reconciliation": summary | {"backfilled": outcome.backfilled}}
+        done = {"backfilled": outcome.backfilled, "candidates": outcome.candidates}
+        body = record.model_dump(mode="json") | {"reconciliation": summary | done}
         self.archive.put_record(call_id, meta.started_ms, body)
         self.archive.put_decisions(call_id, meta.started_ms, store.decisions(call_id))
         self.bus.publish("RecordReconciled", {"call_id": call_id, "backfilled": outcome.backfilled})
@@ -283,16 +301,28 @@ class Reconciler:
                 self.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    def _backfill(self, call_id: str, f: FieldSpec, claim: Claim, turns: list[Turn]) -> bool:
-        """Verify one answer and write it if it holds and the field is still empty. One decision line."""
-        log = self.runtime.log
+    def _backfill(self, call_id: str, f: FieldSpec, claim: Claim, turns: list[Turn]) -> BackfillResult:
+        """Verify one answer; write it if it holds and the field is still empty, keep it as a candidate
+        if only its structure is unproven. One decision line. Returns backfilled|candidate|rejected."""
+        log, store = self.runtime.log, self.runtime.store
         result = verify(f, claim, turns)
+        if isinstance(result, Candidate):
+            kept = StoredCandidate(
+                name=f.name, value=result.value, quote=result.quote, turn_seq=result.turn_seq,
+                reason=result.label, numerals=claim.numerals, recorded_ms=self.runtime.clock_ms(),
+            )  # fmt: skip
+            store.put_candidate(call_id, kept)
+            log.record(
+                call_id, "backfill", "unverified", result.reason, field=f.name, masked=mask(result.value),
+                turn_seq=result.turn_seq,
+            )  # fmt: skip
+            return "candidate"
         if not isinstance(result, Accepted):
             log.record(
                 call_id, "backfill", "reject", result.reason, field=f.name, masked=mask(claim.value),
                 turn_seq=result.turn_seq,
             )  # fmt: skip
-            return False
+            return "rejected"
         value = FieldValue(
             name=f.name,
             status="value",
@@ -301,19 +331,21 @@ class Reconciler:
             source="backfill",
             turn_seq=result.turn_seq,
             recorded_ms=self.runtime.clock_ms(),
+            evidence=result.rule.value,
         )
-        if not self.runtime.store.put_field(call_id, value, only_if_empty=True):
+        if not store.put_field(call_id, value, only_if_empty=True):
             log.record(
                 call_id, "backfill", "reject",
-                "the field already holds a live entry (written during the pass); backfill never overwrites",
+                "backfill_only: the field already holds a live entry (written during the pass); "
+                "backfill never overwrites",
                 field=f.name, masked=mask(result.value), turn_seq=result.turn_seq,
             )  # fmt: skip
-            return False
+            return "rejected"
         log.record(
             call_id, "backfill", "accept", result.reason, field=f.name, masked=mask(result.value),
             turn_seq=result.turn_seq,
         )  # fmt: skip
-        return True
+        return "backfilled"
 
 
 def _describe(err: BaseException) -> str:

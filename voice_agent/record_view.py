@@ -1,4 +1,9 @@
-"""The office-facing record of one call, assembled from the store (for S3, the CLI and auditors)."""
+"""The office-facing record of one call, assembled from the store (for S3, the CLI and auditors).
+
+A field's `evidence` names the rule that accepted a backfilled value (docs/evidence.md);
+`caller_wording` means the value is the caller's own words, `summary` that it paraphrases them.
+A `candidate` is what the post-call pass found but could not prove: the field stays missing.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,16 @@ from typing import Literal
 from pydantic import BaseModel
 
 from .end_call_gate import missing_required
-from .record_store import CallMeta, FieldValue
+from .record_store import CallMeta, Candidate, FieldValue
 from .spec import AgentSpec
+
+
+class CandidateView(BaseModel):
+    value: str
+    quote: str
+    turn_seq: int
+    reason: str  # why it is not a value: "unverified structure: ..."
+    numerals: str | None = None
 
 
 class RecordedField(BaseModel):
@@ -18,6 +31,8 @@ class RecordedField(BaseModel):
     quote: str | None = None
     turn_seq: int | None = None
     corrections: int = 0
+    evidence: str | None = None
+    candidate: CandidateView | None = None  # only next to a field without a value
 
 
 class CallRecord(BaseModel):
@@ -36,22 +51,26 @@ class CallRecord(BaseModel):
     missing_required: list[str]
 
 
-def build_record(spec: AgentSpec, meta: CallMeta, fields: dict[str, FieldValue]) -> CallRecord:
+def build_record(
+    spec: AgentSpec, meta: CallMeta, fields: dict[str, FieldValue], candidates: dict[str, Candidate] | None = None
+) -> CallRecord:
     out: dict[str, RecordedField] = {}
     for f in spec.fields:
         v = fields.get(f.name)
-        out[f.name] = (
-            RecordedField(status="missing")
-            if v is None
-            else RecordedField(
+        if v is not None:
+            out[f.name] = RecordedField(
                 status=v.status,
                 value=v.value,
                 source=v.source,
                 quote=v.quote,
                 turn_seq=v.turn_seq,
                 corrections=v.corrections,
+                evidence=v.evidence,
             )
-        )
+            continue
+        c = (candidates or {}).get(f.name)
+        seen = CandidateView.model_validate(c.model_dump()) if c else None  # drops name, time
+        out[f.name] = RecordedField(status="missing", candidate=seen)
     return CallRecord(
         call_id=meta.call_id,
         agent=meta.agent,

@@ -31,6 +31,13 @@ class FieldType(StrEnum):
     BOOLEAN = "boolean"
 
 
+class EvidenceRule(StrEnum):
+    """How the post-call pass grounds a backfilled text value (docs/evidence.md)."""
+
+    EXTRACTIVE = "extractive"  # the value is the caller's own words, word for word
+    SUMMARY = "summary"  # the value may paraphrase; it is written with its quote, flagged as a summary
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -44,6 +51,8 @@ class FieldSpec(_Strict):
     choices: list[str] | None = None
     # Region used to parse national phone numbers (ISO 3166 alpha-2).
     default_region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "US"
+    # Text fields only: whether a backfilled value must be the caller's words or may summarise them.
+    evidence: EvidenceRule = EvidenceRule.EXTRACTIVE
 
     @model_validator(mode="after")
     def _check_type_options(self) -> FieldSpec:
@@ -53,6 +62,8 @@ class FieldSpec(_Strict):
             raise ValueError("'choices' is only allowed on a choice field")
         if self.read_back and self.type is not FieldType.PHONE_NUMBER:
             raise ValueError("'read_back' is only supported on phone_number fields")
+        if "evidence" in self.model_fields_set and self.type is not FieldType.TEXT:
+            raise ValueError("'evidence' is only allowed on a text field (other types are checked by structure)")
         return self
 
 

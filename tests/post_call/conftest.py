@@ -39,7 +39,7 @@ CONVERSATION: list[tuple[str, str, dict[str, str]]] = [
     ("agent", "Can I have your full name, please?", {}),
     ("caller", "It's Maria Lopez, L O P E Z.", {"caller_name": "Maria Lopez"}),
     ("agent", "And your date of birth?", {}),
-    ("caller", "March 3rd, 1985.", {"date_of_birth": "1985-03-03"}),
+    ("caller", "It's 3/12/1985.", {"date_of_birth": "1985-03-12"}),
     ("agent", "What number should the clinic call you back on?", {}),
     ("caller", "You can reach me at 617 555 0142.", {"callback_number": "6175550142"}),
     ("agent", "Thank you. The clinic team will call you back within one business day. Goodbye.", {}),
@@ -47,7 +47,7 @@ CONVERSATION: list[tuple[str, str, dict[str, str]]] = [
 LIVE_VALUES = {
     "reason": "Refill of my blood pressure prescription",
     "caller_name": "Maria Lopez",
-    "date_of_birth": "1985-03-03",
+    "date_of_birth": "1985-03-12",
     "callback_number": "+16175550142",
 }
 
@@ -190,10 +190,16 @@ class Sleeps:
 def make_reconciler(
     persisted_runtime: CallRuntime, archive: ArchiveStore, local_stack: LocalStack
 ) -> Callable[..., Reconciler]:
-    def build(llm: CountingClient | OpenAI, sleep: Callable[[float], None] | None = None) -> Reconciler:
+    def build(
+        llm: CountingClient | OpenAI, sleep: Callable[[float], None] | None = None, spec: AgentSpec | None = None
+    ) -> Reconciler:
+        """`spec`: another agent than the example (a scenario's own), same store and decision log."""
         client = llm.client if isinstance(llm, CountingClient) else llm
+        runtime = persisted_runtime
+        if spec is not None:
+            runtime = CallRuntime(spec=spec, store=runtime.store, log=runtime.log, clock_ms=runtime.clock_ms)
         return Reconciler(
-            runtime=persisted_runtime,
+            runtime=runtime,
             archive=archive,
             bus=BusPublisher(local_stack.client("events"), LOCAL_BUS),
             llm=client,

@@ -42,10 +42,10 @@ def test_show_prints_sources_quotes_transcript_and_decisions(
     out = capsys.readouterr().out
     assert "reconciliation reconciled" in out
     dob = next(line for line in out.splitlines() if line.strip().startswith("date_of_birth"))
-    assert "1985-03-03" in dob and "backfill" in dob and "(turn 5)" in dob
-    assert "quote: “March 3rd, 1985.”" in out and "missing required: none" in out
+    assert "1985-03-12" in dob and "backfill" in dob and "(turn 5)" in dob
+    assert "quote: “It's 3/12/1985.”" in out and "missing required: none" in out
     assert "Transcript (transcripts/date=" in out and "caller It's Maria Lopez, L O P E Z." in out
-    assert "backfill       accept  date_of_birth turn 5: quote verbatim in caller turn 5" in out
+    assert "backfill       accept  date_of_birth turn 5: structure: the caller's numerals prove the value" in out
 
 
 def test_show_json_and_list(local_stack: LocalStack, reconciled: str, capsys: pytest.CaptureFixture[str]) -> None:

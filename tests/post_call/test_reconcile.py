@@ -39,16 +39,17 @@ def test_field_the_live_call_missed_is_backfilled_with_quote_and_turn(
     assert len(llm.requests) == 1 and llm.asked_fields() == ["date_of_birth"]  # only the missing field
     assert llm.requests[0]["response_format"]["type"] == "json_schema"
     dob = store.get_fields(call_id)["date_of_birth"]
-    assert (dob.value, dob.source, dob.quote, dob.turn_seq) == ("1985-03-03", "backfill", "March 3rd, 1985.", 5)
+    assert (dob.value, dob.source, dob.quote, dob.turn_seq) == ("1985-03-12", "backfill", "It's 3/12/1985.", 5)
     assert store.get_fields(call_id)["caller_name"].source == "live"
     line = backfill_lines(decisions, call_id)["date_of_birth"]
     assert (line.verdict, line.turn_seq) == ("accept", 5) and "1985" not in line.to_json()  # masked
+    assert line.reason.startswith("structure: ") and dob.evidence == "structure"  # the rule that accepted it
 
     meta = store.get_call(call_id)
     assert meta is not None and meta.reconcile_state == "reconciled"
     record = json.loads(archive.get_text(archive_key("records", call_id, meta.started_ms)))
     assert record["fields"]["date_of_birth"]["source"] == "backfill" and record["missing_required"] == []
-    assert record["fields"]["date_of_birth"]["quote"] == "March 3rd, 1985." and record["reconciliation"]["pass"] == 1
+    assert record["fields"]["date_of_birth"]["quote"] == "It's 3/12/1985." and record["reconciliation"]["pass"] == 2
     audit = archive.get_text(archive_key("decisions", call_id, meta.started_ms)).splitlines()
     assert any(json.loads(a)["decision"] == "backfill" and json.loads(a)["verdict"] == "accept" for a in audit)
     [event] = bus_tap.events(call_id, "RecordReconciled")
@@ -70,9 +71,10 @@ def test_misbehaving_extractor_is_rejected_with_one_decision_line_each(
     assert {f: d.verdict for f, d in lines.items()} == {
         "reason": "reject", "caller_name": "reject", "callback_number": "reject", "date_of_birth": "accept",
     }  # fmt: skip
-    assert "not in any turn" in lines["reason"].reason  # fabricated quote
-    assert "from agent turn 2" in lines["caller_name"].reason  # the agent's words, not the caller's
-    assert "does not support" in lines["callback_number"].reason  # a digit the quote does not hold
+    assert lines["reason"].reason.startswith("quote: ") and "not in any caller turn" in lines["reason"].reason
+    assert "quote: the quote is from agent turn 2" in lines["caller_name"].reason  # not the caller's words
+    # A digit the quote does not hold: the caller's numerals prove another number.
+    assert lines["callback_number"].reason.startswith("structure: the caller's numerals prove a different value")
     assert set(store.get_fields(call_id)) == {"date_of_birth"}  # nothing rejected was written
     assert outcome.backfilled == ["date_of_birth"]
     assert sorted(outcome.still_missing) == ["callback_number", "caller_name", "reason"]
@@ -86,7 +88,7 @@ def test_a_wrong_name_the_quote_does_not_support_is_rejected(
     call_id = new_call(store, clock, live=("reason", "date_of_birth", "callback_number"))
     make_reconciler(llm).reconcile(call_id)
     line = backfill_lines(decisions, call_id)["caller_name"]
-    assert line.verdict == "reject" and "not in the quote in order" in line.reason and line.turn_seq == 3
+    assert line.verdict == "reject" and line.reason.startswith("extractive: ") and "do not stand in order" in line.reason and line.turn_seq == 3
     assert "caller_name" not in store.get_fields(call_id)
 
 
@@ -235,7 +237,7 @@ class ScriptedLlm:
         self.server.server_close()
 
 
-GOOD = json.dumps({"fields": {"date_of_birth": {"value": "1985-03-03", "quote": "March 3rd, 1985.", "seq": 5}}})
+GOOD = json.dumps({"fields": {"date_of_birth": {"value": "1985-03-12", "quote": "It's 3/12/1985.", "seq": 5}}})
 
 
 def test_a_malformed_answer_is_retried_and_a_good_one_then_used(

@@ -51,9 +51,9 @@ def extract(scenario, **knobs: list[str]) -> dict:  # type: ignore[no-untyped-de
 def test_each_value_comes_with_the_verbatim_caller_turn_that_carries_it() -> None:
     scenario = load_scenario(SCENARIOS / "forgotten_tool_call.yaml")
     fields = extract(scenario)
-    assert fields["date_of_birth"] == {"value": "1960-07-12", "quote": "July twelfth, nineteen sixty.", "seq": 5}
+    assert fields["date_of_birth"] == {"value": "1960-07-12", "quote": "It's 7/12/1960.", "seq": 5, "numerals": None}
     assert fields["caller_name"]["quote"] == "It's James Carter."
-    assert fields["insurance_member_id"] == {"value": None, "quote": None, "seq": None}
+    assert fields["insurance_member_id"] == {"value": None, "quote": None, "seq": None, "numerals": None}
 
 
 def test_knobs_fabricate_quote_quote_agent_turn_and_wrong_value() -> None:
