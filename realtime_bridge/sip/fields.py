@@ -138,9 +138,10 @@ def parse_via(value: str) -> Via:
     if len(parts) != 3:
         raise SipParseError(f"malformed Via: {value[:60]!r}")
     name, version, rest = (p.strip(_LWS) for p in parts)
-    transport, _, rest = rest.partition(" ") if " " in rest else rest.partition("\t")
-    if name.upper() != "SIP" or not is_token(transport) or not rest.strip(_LWS):
+    words = rest.split(None, 1)  # transport LWS sent-by...
+    if name.upper() != "SIP" or len(words) != 2 or not is_token(words[0]):
         raise SipParseError(f"malformed Via: {value[:60]!r}")
+    transport, rest = words
     if version != "2.0":
         raise SipParseError(f"unsupported Via version: {version[:10]!r}")
     sent_by, params = _cut(rest.strip(_LWS), ";")

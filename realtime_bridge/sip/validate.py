@@ -123,7 +123,7 @@ def refusal(req: SipRequest) -> Refusal | None:
     if scheme not in SCHEMES:
         return Refusal(416, f"URI scheme {scheme[:20]}")
     if req.method != "CANCEL":
-        unknown = [tag for value in h.values("require") for tag in [value.strip()] if tag not in SUPPORTED_OPTIONS]
+        unknown = [tag for tag in h.values("require") if tag not in SUPPORTED_OPTIONS]
         if unknown:
             return Refusal(420, "unsupported Require", (("Unsupported", ", ".join(unknown)),))
     if req.body and req.method != "CANCEL":
