@@ -457,17 +457,17 @@ class CallControl:
             self.speech.fire(SpeechEvent.FINISHED, f"{event.response_id} {event.status}")
         played = self._stage_agent_turns(event, info)
         request = info.request
-        if event.status in ("failed", "incomplete") and info.audio_ms == 0:
-            self._retry_unheard(info, event)
-        elif event.status == "failed" or event.status == "incomplete":
-            self._decide("speech", "accept", f"response {event.status} ({event.reason}) after some speech")
+        cut_short = event.status in ("failed", "incomplete")
         if event.calls and event.status != "failed":
-            self._workers += 1
-            calls = tuple(c for c in event.calls)
-            self._emit(RunTools(event.response_id, self.session, calls, info.answers_item))
-        elif request is not None and request.purpose == "read_back" and request.field and event.status != "failed":
+            self._workers += 1  # the follow-up after the tool round speaks for a response cut short
+            self._emit(RunTools(event.response_id, self.session, event.calls, info.answers_item))
+        elif cut_short and info.audio_ms == 0:
+            self._retry_unheard(info, event)
+        elif request is not None and request.purpose == "read_back" and request.field and info.audio_ms:
             self._workers += 1
             self._emit(CallPolicy(VerifyReadback(call_id=self.call_id, field=request.field, transcript=played)))
+        if cut_short and info.audio_ms:
+            self._decide("speech", "accept", f"response {event.status} ({event.reason}) after some speech")
         if event.response_id == self._closing_response and self._closing_item is None:
             self._closing_item = info.first_item
             if info.first_item is None:
