@@ -185,13 +185,15 @@ class _Leg(CallerSipLeg):
 
 @dataclass
 class CallPlan:
-    """What one call sends: silence, then bursts; DTMF digits right after the answer."""
+    """What one call sends: silence, then bursts; DTMF digits at `dtmf_frame` (by default once
+    the first burst has been answered, as a caller keys digits when asked)."""
 
     call_no: int
     burst_frames: int = 30  # 600 ms of loud speech
     gap_frames: int = 80  # 1.6 s of silence: the model's answer plays in it
     lead_frames: int = 100  # silence before the first burst (the greeting plays)
     dtmf: str = ""
+    dtmf_frame: int | None = None
 
 
 @dataclass
@@ -231,11 +233,12 @@ class _ActiveCall:
     def tick(self) -> None:
         if not self.sending:
             return
-        if self.dtmf and self.frame_no >= 10:  # after 200 ms of audio, once the bridge listens
+        p = self.plan
+        at = p.dtmf_frame if p.dtmf_frame is not None else p.lead_frames + p.burst_frames + 50
+        if self.dtmf and self.frame_no >= at:
             self.rtp.send_dtmf(self.dtmf.pop(0))
             self.frame_no += 5
             return
-        p = self.plan
         k = self.frame_no - p.lead_frames
         cycle = p.burst_frames + p.gap_frames
         if k >= 0 and k % cycle < p.burst_frames:

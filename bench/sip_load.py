@@ -98,17 +98,26 @@ def audit(endpoint: str, queue_url: str, answered: int, deadline_s: float) -> di
         time.sleep(2)
     by_digits: dict[str, list[str]] = {}
     no_transcript: list[str] = []
+    example: list[str] = []  # the first transcript whose digits name no call: what went wrong
+    short: list[str] = []  # archived transcripts that differ from the per-turn store
     for meta in metas:
         try:
             turns = archive.get_transcript(meta.call_id, meta.started_ms)
         except Exception:
             no_transcript.append(meta.call_id)
             continue
+        stored = store.turns(meta.call_id)
+        if len(stored) != len(turns):
+            short.append(f"{meta.call_id}: archive {len(turns)} turns, store {len(stored)}")
         digits = "".join(
             t.text.rsplit(" ", 1)[-1] for t in turns if t.speaker == "system" and t.text.startswith("DTMF")
         )
         by_digits.setdefault(digits, []).append(meta.call_id)
+        if not example and (len(digits) != 4 or not digits.isdigit()):
+            example = [f"{t.seq} {t.speaker}: {t.text[:60]}" for t in turns[:12]]
     return {
+        "example_unmatched_transcript": example,
+        "archive_differs": short,
         "records": len(metas),
         "ended": sum(1 for m in metas if m.status == "ENDED"),
         "not_ended": [m.call_id for m in metas if m.status != "ENDED"],
@@ -147,17 +156,17 @@ def measure(transport: str, n: int, records: list[CallRecord], found: dict[str, 
     span_s = (last_answer - min(r.invite_ns for r in records)) / 1e9 if answered else 0.0
     by_digits: dict[str, list[str]] = found["by_digits"]
     events = set(found["call_ended_events"])
-    missing_record = [r.call_no for r in answered if f"{r.call_no:04d}" not in by_digits]
-    duplicated = [d for d, ids in by_digits.items() if len(ids) > 1]
-    no_event = [r.call_no for r in answered if not events & set(by_digits.get(f"{r.call_no:04d}", []))]
+    record_ids = {cid for ids in by_digits.values() for cid in ids} | set(found["no_transcript"])
     failures = {
         "not_answered": [r.call_no for r in records if r.answered_ns is None],
         "bye_not_200": [r.call_no for r in answered if r.bye_status != 200],
-        "record_or_digits_missing": missing_record,
+        "records_missing": list(range(max(0, len(answered) - found["records"]))),
         "records_not_ended": found["not_ended"],
         "transcript_missing": found["no_transcript"],
-        "call_ended_missing": no_event,
-        "records_sharing_digits": duplicated,
+        "archive_differs_from_store": found["archive_differs"],
+        "call_ended_missing": sorted(record_ids - events),
+        # The four keyed digits name the call: a transcript without exactly them lost DTMF.
+        "dtmf_lost": [r.call_no for r in answered if len(by_digits.get(f"{r.call_no:04d}", [])) != 1],
     }
     return {
         "transport": transport,
@@ -167,8 +176,9 @@ def measure(transport: str, n: int, records: list[CallRecord], found: dict[str, 
         "setup_ms": summary(setup),
         "records": found["records"],
         "call_ended_events": len(events),
-        "failed": sum(len(v) for v in failures.values()),
+        "failed": len({c for v in failures.values() for c in v}),
         "failures": {k: v for k, v in failures.items() if v},
+        "example_unmatched_transcript": found["example_unmatched_transcript"],
         "wall_s": round(wall, 1),
     }
 
