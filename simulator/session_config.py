@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from voice_agent.spec import VOICES
+
 # Keys only the beta interface had (`OpenAI-Beta: realtime=v1`); the GA service refuses them.
 BETA_SESSION_KEYS = frozenset({"modalities", "input_audio_format", "output_audio_format", "input_audio_transcription"})
 BETA_EVENT_TYPES = frozenset({"response.audio.delta", "transcription_session.update"})
@@ -26,7 +28,7 @@ _SEMANTIC_VAD_DEFAULTS = {
     "interrupt_response": True,
 }
 # The built-in voices (SDK docstring of RealtimeAudioConfigOutput.voice); others are refused.
-KNOWN_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+KNOWN_VOICES = VOICES  # the library owns the list; the stand-in refuses the rest as the service does
 # How long semantic VAD waits, by eagerness: a stand-in for "the caller sounds finished".
 SEMANTIC_SILENCE_MS = {"low": 800, "medium": 500, "auto": 500, "high": 250}
 

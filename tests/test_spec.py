@@ -71,3 +71,10 @@ def test_file_problems_are_spec_errors(tmp_path: Path) -> None:
     bad.write_text("- just\n- a list\n")
     with pytest.raises(SpecError, match="top level must be a mapping"):
         load_spec(bad)
+
+
+def test_an_unknown_voice_is_refused_at_load_not_by_the_service_mid_call() -> None:
+    data = _example()
+    data["voice"] = "marvin"
+    message = _error(data)
+    assert message.startswith("agent.yaml: voice:") and "marin" in message

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -87,10 +87,16 @@ class Limits(_Strict):
     closing_teardown_ms: Annotated[int, Field(ge=0, le=60000)] = 6000
 
 
+# The voices the realtime service offers; an unknown one is refused by session.update, which would
+# leave a call without a session, so it is refused here, when the spec is loaded.
+Voice = Literal["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
+VOICES: tuple[str, ...] = get_args(Voice)
+
+
 class AgentSpec(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
     model: Annotated[str, Field(min_length=1)]
-    voice: Annotated[str, Field(min_length=1)] = "marin"
+    voice: Voice = "marin"
     instructions: Annotated[str, Field(min_length=1)]
     greeting: Annotated[str, Field(min_length=1)]
     closing: Annotated[str, Field(min_length=1)]
