@@ -62,6 +62,7 @@ def run_target(target: str, n: int, duration_s: float, seed: int) -> dict[str, A
 
         def steady_start() -> None:
             window["cpu0"], window["t0"] = cpu_seconds(proc.pid), time.monotonic()
+            window["fake0"], window["caller0"] = cpu_seconds(fake.pid), time.process_time()
 
         plans = [CallPlan(i, lead_frames=100 + (i * 37) % 110) for i in range(n)]  # spread the bursts
         caller = LoadCaller(sip_port, "udp")
@@ -71,6 +72,7 @@ def run_target(target: str, n: int, duration_s: float, seed: int) -> dict[str, A
         )
         if "t0" in window:
             window["cpu1"], window["t1"] = cpu_seconds(proc.pid), time.monotonic()
+            window["fake1"], window["caller1"] = cpu_seconds(fake.pid), time.process_time()
         procs.stop(proc)
         procs.stop(fake)
         fake_stats = FakeModelStats.model_validate_json(stats_path.read_text())
@@ -139,7 +141,18 @@ def measure(
         "policy_rt_warm_ms": summary(policy_ms[1:]),
         "steady_window_s": round(steady_s, 1),
         "cpu_s_per_call_minute": round(cpu, 3) if cpu is not None else None,
+        # The harness's own load (share of one core over the window): near 100 % it, not the
+        # target, is the bottleneck and the level says nothing about the target.
+        "target_cpu_pct": _share(window, "cpu", steady_s),
+        "fake_model_cpu_pct": _share(window, "fake", steady_s),
+        "caller_cpu_pct": _share(window, "caller", steady_s),
     }
+
+
+def _share(window: dict[str, float], key: str, seconds: float) -> float | None:
+    if seconds <= 0 or f"{key}1" not in window:
+        return None
+    return round(100 * (window[f"{key}1"] - window[f"{key}0"]) / seconds, 1)
 
 
 def _ratio(ours: float | None, null: float | None) -> str:
@@ -175,6 +188,9 @@ METRICS = [
     ("policy RT warm p50 ms", "policy_rt_warm_ms.p50"),
     ("policy RT warm p99 ms", "policy_rt_warm_ms.p99"),
     ("CPU s / call-minute", "cpu_s_per_call_minute"),
+    ("target CPU % of a core", "target_cpu_pct"),
+    ("fake model CPU %", "fake_model_cpu_pct"),
+    ("caller CPU %", "caller_cpu_pct"),
     ("failed calls", "failed"),
 ]
 
