@@ -1,0 +1,58 @@
+"""The load benches' arithmetic: tags survive as audio, and the RTP statistics mean what they say."""
+
+from __future__ import annotations
+
+import sys
+
+from .conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+from load_harness import KIND_ANSWER, Arrival, Tag, pct, stream_stats
+
+FRAME_NS = 20_000_000
+
+
+def test_a_tag_is_found_in_a_frame_even_behind_other_audio() -> None:
+    tag = Tag(KIND_ANSWER, 199, 4097)
+    frame = tag.frame()
+    assert len(frame) == 160 and Tag.find(frame) == tag
+    assert Tag.find(b"\xff" * 40 + frame[:120]) == tag  # a tag that starts mid-frame
+    assert Tag.find(b"\xff" * 160) is None  # silence carries none
+
+
+def _stream(n: int, *, gap_after: int | None = None, gap_ms: int = 0, ts_follow_clock: bool = True) -> list[Arrival]:
+    out, t, ts = [], 1_000_000_000_000, 1000
+    for i in range(n):
+        if gap_after is not None and i == gap_after:
+            t += gap_ms * 1_000_000
+            if ts_follow_clock:
+                ts += gap_ms * 8
+        out.append(Arrival(t, (65530 + i) % 65536, ts % 2**32, None))  # sequence numbers wrap
+        t += FRAME_NS
+        ts += 160
+    return out
+
+
+def test_a_perfect_stream_has_no_jitter_drift_or_loss_across_sequence_wrap() -> None:
+    s = stream_stats(_stream(100))
+    assert s.received == 100 and s.lost == 0
+    assert max(s.jitter_ms) < 1e-6 and max(s.drift_ms) < 1e-6
+
+
+def test_timestamps_that_ignore_a_silence_gap_show_as_drift_not_when_they_follow_the_clock() -> None:
+    following = stream_stats(_stream(100, gap_after=50, gap_ms=500))
+    frozen = stream_stats(_stream(100, gap_after=50, gap_ms=500, ts_follow_clock=False))
+    assert max(following.drift_ms) < 1e-6
+    assert abs(max(frozen.drift_ms) - 500) < 1e-6  # the far end's jitter buffer hears 500 ms late
+
+
+def test_a_missing_packet_is_lost() -> None:
+    arrivals = _stream(50)
+    del arrivals[20]
+    assert stream_stats(arrivals).lost == 1
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert (pct(values, 50), pct(values, 99), pct(values, 100)) == (50, 99, 100)
+    assert pct([], 50) is None
