@@ -126,15 +126,15 @@ def parse_offer(body: bytes) -> AudioOffer:
                 direction = name
     if port is None:
         raise SdpError("no audio m= line")
-    address = media_c or session_c
-    if address is None:
+    target = media_c or session_c
+    if target is None:
         raise SdpError("no c= connection address")
     if PCMU not in pts:
         raise SdpError("PCMU (payload type 0) not offered")
     if profile == RTP_SAVP and not crypto:
         raise SdpError(f"RTP/SAVP without a usable a=crypto line ({', '.join(SUPPORTED_SUITES)}, inline key)")
     te = next((pt for pt in pts if rtpmap.get(pt, "").startswith("telephone-event/8000")), None)
-    return AudioOffer(address, port, pts, te, ptime, direction, profile, tuple(crypto))
+    return AudioOffer(target, port, pts, te, ptime, direction, profile, tuple(crypto))
 
 
 def answer_direction(offered: str) -> str:

@@ -65,7 +65,7 @@ class UdpTransport(asyncio.DatagramProtocol):
     @property
     def port(self) -> int:
         assert self._transport is not None
-        return self._transport.get_extra_info("sockname")[1]
+        return int(self._transport.get_extra_info("sockname")[1])
 
     def close(self) -> None:
         if self._transport is not None:
@@ -95,7 +95,7 @@ class TcpTransport:
         self._server = await asyncio.start_server(
             self._accepted, host, port, ssl=server_ssl, ssl_handshake_timeout=handshake
         )
-        return self._server.sockets[0].getsockname()[1]
+        return int(self._server.sockets[0].getsockname()[1])
 
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, _port = writer.get_extra_info("peername")[:2]

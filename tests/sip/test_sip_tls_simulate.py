@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-import simulator.caller
+from simulator.caller_audio import prepare_turn_audio
 from tests.sip.loopback_capture import LoopbackCapture, assert_srtp_only
 from voice_agent.cli import main
 
@@ -22,14 +22,13 @@ def test_simulate_tls_passes_and_its_rtp_is_never_clear(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sent: list[bytes] = []
-    render = simulator.caller.prepare_turn_audio
 
     async def recording(turns: Sequence[Any], **kwargs: Any) -> list[bytes | None]:
-        clips = await render(turns, **kwargs)
+        clips = await prepare_turn_audio(turns, **kwargs)
         sent.extend(c for c in clips if c)  # exactly what the caller will speak, in clear
         return clips
 
-    monkeypatch.setattr(simulator.caller, "prepare_turn_audio", recording)
+    monkeypatch.setattr("simulator.caller.prepare_turn_audio", recording)  # the name the caller calls
     with LoopbackCapture() as capture:
         code = main(["simulate", str(HAPPY_PATH), "--tls", "--json"])
     result = json.loads(capsys.readouterr().out)
