@@ -20,6 +20,8 @@ def _print_turn(turn: Turn, out: TextIO) -> None:
     cut = f"   [cut off: heard {turn.heard_ms} ms]" if turn.interrupted and turn.heard_ms else ""
     if turn.interrupted and turn.heard_ms == 0:
         cut = "   [never played]"
+    if turn.untranscribed:
+        cut = "[speech not transcribed: the words are lost, the turn is kept]"
     out.write(f"  {turn.t_ms / 1000:6.1f}s  {turn.speaker:<6}  {turn.text}{cut}\n")
     out.flush()
 
