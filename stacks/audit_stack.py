@@ -35,6 +35,7 @@ TABLE_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("item_id", "string"),
         ("interrupted", "boolean"),
         ("heard_ms", "bigint"),
+        ("untranscribed", "boolean"),
     ],
     "records": [
         ("call_id", "string"),
