@@ -376,11 +376,11 @@ class CallControl:
     def _session_gone(self) -> None:
         """Nothing the old session had in flight will finish: requeue what was never heard."""
         active = self._responses.get(self._active or "")
-        if active is not None and active.request is not None and active.audio_ms == 0:
-            self._queue.appendleft(active.request)
-        if self._outstanding is not None:
-            self._queue.appendleft(self._outstanding)
-            self._outstanding = None
+        for request in (active.request if active is not None and active.audio_ms == 0 else None, self._outstanding):
+            # once the gate said CLOSING only the closing is asked again (the rest was dropped for it)
+            if request is not None and (self.closing.state is Closing.NONE or request.purpose == "closing"):
+                self._queue.appendleft(request)
+        self._outstanding = None
         if self._active is not None:
             self._responses[self._active].dropped = self._responses[self._active].audio_ms == 0
         self._active = None
@@ -437,11 +437,15 @@ class CallControl:
             answers = self._last_committed
         self._active = event.response_id
         info = self._responses[event.response_id] = ResponseInfo(ours, answers)
-        if ours is not None and ours.purpose == "closing":
+        closing = ours is not None and ours.purpose == "closing"
+        if closing and self.closing.state is Closing.QUEUED:
             self._closing_response = event.response_id
             self.closing.fire(ClosingEvent.STARTED, event.response_id)
             self._deadlines["closing"] = self._now + self.spec.limits.closing_teardown_ms / 1000
-        elif self.closing.state is not Closing.NONE:
+        elif closing and self.closing.state is Closing.PLAYING:
+            # asked again after it failed unheard or its session dropped: the deadline is not re-armed
+            self._closing_response = event.response_id
+        elif self.closing.state is not Closing.NONE:  # a closing past its deadline is not heard either
             info.dropped = True  # after the closing nothing the model says is heard
             self._send(CancelResponse(self.ids.next(), event.response_id))
             self._decide("intervention", "deny", "model response after the closing cancelled")
@@ -470,8 +474,8 @@ class CallControl:
             self._decide("speech", "accept", f"response {event.status} ({event.reason}) after some speech")
         if event.response_id == self._closing_response and self._closing_item is None:
             self._closing_item = info.first_item
-            if info.first_item is None:
-                self._deadlines["grace"] = now  # nothing to play: report at once
+            if info.first_item is None and not any(r.purpose == "closing" for r in self._queue):
+                self._deadlines["grace"] = now  # nothing to play and no retry coming: report at once
         self._pump()
 
     def _retry_unheard(self, info: ResponseInfo, event: ResponseFinished) -> None:
@@ -723,9 +727,10 @@ class CallControl:
             self._deadlines.pop(name, None)
         if "configure" in due and self.link.state is Link.CONFIGURING:
             self._on_rejected(f"no session.updated within {self.settings.configure_timeout_s:.0f} s")
-        if "playout" in due and self.playout.queued_bytes:
-            self._deadlines["playout"] = now + self.playout.queued_bytes / BYTES_PER_MS / 1000
-            self._last_activity = now
+        if "playout" in due:
+            self._last_activity = now  # the agent's audio played until now: silence counts from here
+            if self.playout.queued_bytes:
+                self._deadlines["playout"] = now + self.playout.queued_bytes / BYTES_PER_MS / 1000
         if self.closing.state in (Closing.QUEUED, Closing.PLAYING, Closing.PLAYED):
             if "closing" in due:
                 self.closing.fire(ClosingEvent.DEADLINE, "the teardown budget ran out")

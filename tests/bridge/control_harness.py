@@ -67,6 +67,9 @@ class Harness:
             self.now = step_to
             if deadline is not None and deadline <= self.now:
                 out += self.feed(Tick())
+                after = self.control.next_deadline()
+                # A tick consumes every deadline that has come; one still due would loop forever.
+                assert after is None or after > self.now, f"deadline {after} still due at {self.now} after a tick"
             if self.now >= end - 1e-9 and (deadline is None or deadline > self.now):
                 return out
 

@@ -345,11 +345,11 @@ def test_idle_prompts_then_the_idle_escape_then_nothing_more(h: Harness) -> None
     greeted(h)
     prompts = []
     for _ in range(h.spec.limits.idle_prompts):
-        out = h.advance(h.spec.limits.idle_seconds + 0.1)
+        out = h.advance(h.spec.limits.idle_seconds + 0.5)  # silence counts from the end of the audio
         prompts += [r for r in h.sent(CreateResponse, out) if r.purpose == "idle_prompt"]
         h.respond(h.last_request(), f"resp_idle{len(prompts)}", {f"item_idle{len(prompts)}": 200})
     assert len(prompts) == h.spec.limits.idle_prompts
-    out = h.advance(h.spec.limits.idle_seconds + 0.1)
+    out = h.advance(h.spec.limits.idle_seconds + 0.5)  # silence counts from the end of the audio
     idle = [a.event for a in h.of(CallPolicy, out)]
     assert [e.action for e in idle] == ["caller_idle"]
     assert idle[0].idle_prompts_played == h.spec.limits.idle_prompts  # type: ignore[union-attr]
@@ -376,3 +376,52 @@ def test_settings_bound_every_retry() -> None:
     settings = ControlSettings()
     assert sum(settings.reconnect_delays_s) < 1.0  # a dropped session is replaced within a second
     assert settings.report_attempts >= 2 and settings.max_retries >= 1 and settings.max_refusals >= 1
+
+
+# ---- found by the stateful fuzz (tests/bridge/test_call_control_fuzz.py) -----------------------
+def test_a_closing_that_failed_unheard_is_asked_again_and_still_ends(h: Harness) -> None:
+    greeted(h)
+    h.feed(PolicyDone("caller_idle", True, (closing(h),)))
+    first = h.last_request()
+    h.feed(ResponseStarted("resp_close1", first.request_id))
+    h.feed(ResponseFinished("resp_close1", "failed", "server_error", ()))
+    h.advance(0.1)
+    assert h.of(CallPolicy, h.actions[-3:]) == [] and h.control.closing.state is Closing.PLAYING
+    retry = h.last_request()
+    assert retry.purpose == "closing" and retry.request_id != first.request_id  # not reported as played
+    h.respond(retry, "resp_close2", {"item_close": 1000})
+    assert [a.item_id for a in h.of(Play) if a.item_id == "item_close"] == ["item_close"]
+    out = h.advance(2.0)
+    assert [type(a.event) for a in h.of(CallPolicy, out)] == [ClosingPlayed]
+
+
+def test_a_closing_that_starts_after_its_deadline_is_not_heard(h: Harness) -> None:
+    greeted(h)
+    h.feed(PolicyDone("max_duration", True, (closing(h),)))
+    request = h.last_request()
+    out = h.advance(h.spec.limits.closing_teardown_ms / 1000 + 0.1)  # the service never answered in time
+    assert [type(a.event) for a in h.of(CallPolicy, out)] == [ClosingPlayed]
+    out = h.feed(ResponseStarted("resp_late", request.request_id))
+    assert [c.response_id for c in h.sent(CancelResponse, out)] == ["resp_late"]
+    assert h.feed(AudioDelta("resp_late", "item_late", b"\x00" * 800)) == []  # the BYE is on its way
+    out = h.feed(PolicyDone("closing_played", True, (HangUpDirective(reason="closing_played"),)))
+    assert h.of(HangUp, out)
+
+
+def test_a_dropped_session_does_not_bring_back_a_request_the_closing_replaced(h: Harness) -> None:
+    live(h)  # the greeting is asked, not yet started
+    h.feed(PolicyDone("bridge_draining", True, (closing(h),)))
+    h.feed(SessionClosed(1001))
+    h.feed(Connected())
+    out = h.feed(SessionReady())
+    assert [r.purpose for r in h.sent(CreateResponse, out)] == ["closing"]
+
+
+def test_idle_is_measured_from_when_the_agent_stopped_speaking(h: Harness) -> None:
+    greeting = live(h)
+    long_ms = (h.spec.limits.idle_seconds + 1) * 1000  # generated at once, longer than the idle limit
+    h.respond(greeting, "resp_g", {"item_g": long_ms})
+    out = h.advance(long_ms / 1000 + h.spec.limits.idle_seconds - 0.5)
+    assert [r.purpose for r in h.sent(CreateResponse, out)] == []  # silent only since the audio ended
+    out = h.advance(1.0)
+    assert [r.purpose for r in h.sent(CreateResponse, out)] == ["idle_prompt"]
