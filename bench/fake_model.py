@@ -50,6 +50,7 @@ class Session:
     call_no: int | None = None
     in_burst: bool = False
     burst_seq: int = -1
+    burst_item: str = ""  # one conversation item per burst, as the service does
     appends: int = 0
     events: int = 0
     pending_tool: dict[str, int] = field(default_factory=dict)  # call_id -> ns arguments.done was sent
@@ -169,16 +170,15 @@ class FakeModel:
             if s.call_no is None:
                 s.call_no = tag.call_no
             if not s.in_burst:
-                s.in_burst, s.burst_seq = True, tag.seq
+                s.in_burst, s.burst_seq, s.burst_item = True, tag.seq, self._id("item")
                 self.stats.ingress_ns.setdefault(f"{tag.call_no}:{tag.seq}", now_ns)
                 await self._send(
-                    s,
-                    {"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": self._id("item")},
+                    s, {"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": s.burst_item}
                 )
             return
         if s.in_burst:
             s.in_burst = False
-            item_id = self._id("item")
+            item_id = s.burst_item
             await self._send(
                 s,
                 {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 0, "item_id": item_id},

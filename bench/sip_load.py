@@ -100,12 +100,15 @@ def audit(endpoint: str, queue_url: str, answered: int, deadline_s: float) -> di
     no_transcript: list[str] = []
     example: list[str] = []  # the first transcript whose digits name no call: what went wrong
     short: list[str] = []  # archived transcripts that differ from the per-turn store
+    speakers: dict[str, int] = {}  # turns by speaker over every transcript
     for meta in metas:
         try:
             turns = archive.get_transcript(meta.call_id, meta.started_ms)
         except Exception:
             no_transcript.append(meta.call_id)
             continue
+        for t in turns:
+            speakers[t.speaker] = speakers.get(t.speaker, 0) + 1
         stored = store.turns(meta.call_id)
         if len(stored) != len(turns):
             short.append(f"{meta.call_id}: archive {len(turns)} turns, store {len(stored)}")
@@ -118,6 +121,7 @@ def audit(endpoint: str, queue_url: str, answered: int, deadline_s: float) -> di
     return {
         "example_unmatched_transcript": example,
         "archive_differs": short,
+        "turns_by_speaker": speakers,
         "records": len(metas),
         "ended": sum(1 for m in metas if m.status == "ENDED"),
         "not_ended": [m.call_id for m in metas if m.status != "ENDED"],
@@ -179,6 +183,7 @@ def measure(transport: str, n: int, records: list[CallRecord], found: dict[str, 
         "failed": len({c for v in failures.values() for c in v}),
         "failures": {k: v for k, v in failures.items() if v},
         "example_unmatched_transcript": found["example_unmatched_transcript"],
+        "turns_by_speaker": found["turns_by_speaker"],
         "wall_s": round(wall, 1),
     }
 
@@ -203,8 +208,10 @@ def main() -> int:
                  for r in rows], head))  # fmt: skip
     for r in rows:
         for kind, calls in r["failures"].items():
-            shown = ", ".join(map(str, calls[:10])) + (" ..." if len(calls) > 10 else "")
+            shown = ", ".join(map(str, calls[:5])) + (" ..." if len(calls) > 5 else "")
             print(f"  {r['transport']}: {kind}: {len(calls)} ({shown})")
+    for r in rows:
+        print(f"  {r['transport']}: turns by speaker {r['turns_by_speaker']}")
     out = write_json(args.out, {"machine": machine(), "hold_s": args.hold, "results": rows})
     print(f"wrote {out}")
     return 0 if all(r["failed"] == 0 for r in rows) else 1
