@@ -235,7 +235,7 @@ class _ActiveCall:
         if not self.sending:
             return
         p = self.plan
-        at = p.dtmf_frame if p.dtmf_frame is not None else p.lead_frames + p.burst_frames + 50
+        at = p.dtmf_frame if p.dtmf_frame is not None else p.lead_frames + p.burst_frames + 25
         if self.dtmf and self.frame_no >= at:
             self.rtp.send_dtmf(self.dtmf.pop(0))
             self.frame_no += 5

@@ -1,7 +1,8 @@
 """SIP load bench: N concurrent calls (200 by default) with RTP and DTMF, over UDP and over TCP,
 against `voice-agent serve --local` (on the fake model and a moto process), then an audit.
 
-Every call is placed at once, keys its own number on the keypad (RFC 4733: four digits, the
+Calls are offered at `--rate` new calls a second (0: all at once, a setup storm). Each keys its
+own number on the keypad (RFC 4733: four digits, the
 call's index), streams PCMU with loud bursts for `--hold` seconds once every call is up, and
 hangs up. Then the bench reads what the product wrote, as an auditor would: the call's record
 (status ENDED), its transcript in the archive (holding exactly that call's digits, which is how
@@ -43,6 +44,7 @@ from voice_agent.post_call import EVENT_SOURCE
 from voice_agent.record_store import RecordStore
 
 AUDIT_TIMEOUT_S = 180.0
+MIN_HOLD_S = 4.0  # the last call up must live past its first burst, the answer and its keyed digits
 
 
 def _aws(endpoint: str, service: str) -> Any:
@@ -131,7 +133,7 @@ def audit(endpoint: str, queue_url: str, answered: int, deadline_s: float) -> di
     }
 
 
-def run_transport(transport: Transport, n: int, hold_s: float, seed: int) -> dict[str, Any]:
+def run_transport(transport: Transport, n: int, hold_s: float, rate: float, seed: int) -> dict[str, Any]:
     work = workdir(f"bench-sip-{transport}-{n}-")
     procs = Processes(work)
     try:
@@ -142,7 +144,8 @@ def run_transport(transport: Transport, n: int, hold_s: float, seed: int) -> dic
         plans = [CallPlan(i, lead_frames=60, dtmf=f"{i:04d}") for i in range(n)]
         caller = LoadCaller(sip_port, transport)
         started = time.monotonic()
-        records = asyncio.run(caller.run(plans, ramp_s=0.0, hold_s=hold_s, deadline_s=hold_s + 120))
+        ramp = n / rate if rate > 0 else 0.0
+        records = asyncio.run(caller.run(plans, ramp_s=ramp, hold_s=hold_s, deadline_s=ramp + hold_s + 120))
         answered = sum(r.answered_ns is not None for r in records)
         found = audit(aws, queue_url, answered, AUDIT_TIMEOUT_S)
         wall = time.monotonic() - started
@@ -150,7 +153,7 @@ def run_transport(transport: Transport, n: int, hold_s: float, seed: int) -> dic
         procs.stop(fake)
     finally:
         procs.close()
-    return measure(transport, n, records, found, wall)
+    return measure(transport, n, records, found, wall) | {"offered_calls_per_s": rate or None}
 
 
 def measure(transport: str, n: int, records: list[CallRecord], found: dict[str, Any], wall: float) -> dict[str, Any]:
@@ -193,6 +196,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--transports", default="udp,tcp")
     parser.add_argument("--hold", type=float, default=8.0, help="seconds every call stays up once all are answered")
+    parser.add_argument("--rate", type=float, default=25.0, help="new calls offered per second (0: all at once)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS / "sip_load.json")
     args = parser.parse_args()
@@ -200,19 +204,23 @@ def main() -> int:
     if args.calls < 1 or not transports or any(t not in ("udp", "tcp") for t in transports):
         print("error: --calls must be at least 1 and --transports a list of udp and tcp", file=sys.stderr)
         return 2
-    rows = [run_transport(t, args.calls, args.hold, args.seed) for t in transports]
-    head = ["transport", "calls", "answered", "setup calls/s", "setup p50 ms", "setup p99 ms", "records",
+    if args.hold < MIN_HOLD_S:
+        print(f"error: --hold must be at least {MIN_HOLD_S:.0f} s (a burst, its answer, the digits)", file=sys.stderr)
+        return 2
+    rows = [run_transport(t, args.calls, args.hold, args.rate, args.seed) for t in transports]
+    head = ["transport", "calls", "answered", "offered/s", "setup calls/s", "setup p50 ms", "setup p99 ms", "records",
             "CallEnded", "failed", "wall s"]  # fmt: skip
-    print(table([[r["transport"], r["calls"], r["answered"], r["setup_calls_per_s"], r["setup_ms"]["p50"],
-                  r["setup_ms"]["p99"], r["records"], r["call_ended_events"], r["failed"], r["wall_s"]]
-                 for r in rows], head))  # fmt: skip
+    cells = [[r["transport"], r["calls"], r["answered"], r["offered_calls_per_s"], r["setup_calls_per_s"],
+              r["setup_ms"]["p50"], r["setup_ms"]["p99"], r["records"], r["call_ended_events"], r["failed"],
+              r["wall_s"]] for r in rows]  # fmt: skip
+    print(table(cells, head))
     for r in rows:
         for kind, calls in r["failures"].items():
             shown = ", ".join(map(str, calls[:5])) + (" ..." if len(calls) > 5 else "")
             print(f"  {r['transport']}: {kind}: {len(calls)} ({shown})")
     for r in rows:
         print(f"  {r['transport']}: turns by speaker {r['turns_by_speaker']}")
-    out = write_json(args.out, {"machine": machine(), "hold_s": args.hold, "results": rows})
+    out = write_json(args.out, {"machine": machine(), "hold_s": args.hold, "rate": args.rate, "results": rows})
     print(f"wrote {out}")
     return 0 if all(r["failed"] == 0 for r in rows) else 1
 
