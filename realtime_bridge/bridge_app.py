@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from realtime_bridge.call import Call, CallSettings
 from realtime_bridge.call_finalizer import CallEndedSink, finalize_call
 from realtime_bridge.call_journal import CallJournal
+from realtime_bridge.journal_writer import JournalWriter
 from realtime_bridge.realtime.client import RealtimeClient
 from realtime_bridge.rtp.session import RtpSession
 from realtime_bridge.sip.events import CallInfo, EndReason
@@ -63,10 +64,12 @@ def record_state(spec: AgentSpec, store: RecordStore, call_id: str) -> str:
 
 
 class CallRouter:
-    """The SIP server's CallHandler: it owns the map from SIP dialogs to running calls."""
+    """The SIP server's CallHandler: it owns the map from SIP dialogs to running calls, and the
+    one journal writer every call's turns, decisions and heartbeats go through."""
 
     def __init__(self, deps: BridgeDeps) -> None:
         self.deps = deps
+        self.writer = JournalWriter(deps.store, heartbeat_s=deps.heartbeat_s)
         self.sip: SipServer | None = None
         self.calls: dict[str, Call] = {}  # by SIP Call-ID
         self.ids: dict[str, str] = {}  # SIP Call-ID -> our call id
@@ -87,7 +90,8 @@ class CallRouter:
     async def on_answered(self, info: CallInfo, media: RtpSession) -> None:
         deps, call_id = self.deps, self.ids[info.call_id]
         self.running.add(call_id)
-        journal = CallJournal(deps.store, call_id, heartbeat_s=deps.heartbeat_s, on_turn=deps.turn_listener)
+        self.writer.start()  # once, with the first call
+        journal = CallJournal(deps.store, call_id, writer=self.writer, on_turn=deps.turn_listener)
         decisions = DecisionLog(*deps.decision_sinks, CallbackSink(journal.add_decision))
         call = Call(
             call_id,
@@ -129,6 +133,10 @@ class CallRouter:
     def _hang_up(self, sip_call_id: str) -> None:
         if self.sip is not None:
             self.sip.hang_up(sip_call_id)
+
+    async def close(self) -> None:
+        """After the last call: stop the journal writer (every call flushed its own entries)."""
+        await self.writer.stop()
 
     async def drain_calls(self) -> None:
         """Past the drain deadline: ask the gate to close every call still running."""

@@ -1,23 +1,22 @@
-"""Durable call state written as it happens: transcript turns and the liveness heartbeat.
+"""Durable call state written as it happens: transcript turns, decision lines, the heartbeat.
 
-Writes go through a queue to one worker on a thread, so nothing on the audio path waits for
-DynamoDB, and a crash loses at most the turn in flight. The heartbeat marks the call live so the
-reaper can find calls whose container died.
+The journal keeps the call's transcript in memory (in speech order) and hands every entry to the
+bridge's one `JournalWriter`, which batches them across calls on its own thread: nothing on the
+audio path waits for DynamoDB, and a crash loses at most the last fraction of a second. While
+the call runs the writer heartbeats it, so the reaper can find calls whose container died.
+Without a shared writer (a single call in a test) the journal runs a private one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-import logging
 import time
 from collections.abc import Callable
 from typing import Literal
 
+from realtime_bridge.journal_writer import JournalWriter
 from voice_agent.decisions import DecisionLine
 from voice_agent.record_store import RecordStore, Turn
-
-log = logging.getLogger(__name__)
 
 
 class CallJournal:
@@ -26,24 +25,27 @@ class CallJournal:
         store: RecordStore,
         call_id: str,
         *,
+        writer: JournalWriter | None = None,
         heartbeat_s: float = 15.0,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         on_turn: Callable[[Turn], None] | None = None,
     ) -> None:
         self._on_turn = on_turn
-        self._store, self.call_id = store, call_id
-        self._heartbeat_s = heartbeat_s
-        self._clock_ms = clock_ms
+        self.call_id = call_id
+        self._own = writer is None  # no shared writer: this journal starts and stops its own
+        self._writer = writer or JournalWriter(store, heartbeat_s=heartbeat_s, clock_ms=clock_ms)
         self._t0 = time.monotonic()
-        self._queue: asyncio.Queue[Turn | DecisionLine | None] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
         self.turns: list[Turn] = []  # in seq order: the order things were said
         self._seq = 0
         self._reserved: dict[str, tuple[int, int]] = {}  # caller item id -> (seq, t_ms), text to come
         self._seqs: dict[str, int] = {}  # item id -> seq of its turn
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._heartbeat())]
+        if self._own:
+            self._writer.start()
+        self._writer.watch(self.call_id)
+        self._started = True
 
     @property
     def last_seq(self) -> int:
@@ -103,38 +105,20 @@ class CallJournal:
         bisect.insort(self.turns, turn, key=lambda t: t.seq)
         if turn.item_id is not None:
             self._seqs.setdefault(turn.item_id, turn.seq)
-        self._queue.put_nowait(turn)
+        self._writer.submit(turn)
         if self._on_turn is not None:
             self._on_turn(turn)
         return turn
 
     def add_decision(self, line: DecisionLine) -> None:
         """A decision line, persisted in the background so the call's decisions reach S3."""
-        self._queue.put_nowait(line)
-
-    async def _writer(self) -> None:
-        while (entry := await self._queue.get()) is not None:
-            write = self._store.append_turn if isinstance(entry, Turn) else self._store.append_decision
-            try:
-                await asyncio.to_thread(write, entry)  # type: ignore[arg-type]
-            except Exception:  # a store hiccup must not end the call; the entry stays in memory
-                log.exception("could not persist %s for %s", type(entry).__name__, self.call_id)
-
-    async def _heartbeat(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self._store.heartbeat, self.call_id, self._clock_ms())
-            except Exception:
-                log.exception("heartbeat failed for %s", self.call_id)
-            await asyncio.sleep(self._heartbeat_s)
+        self._writer.submit(line)
 
     async def close(self) -> None:
-        """Flush every queued turn, stop the heartbeat."""
-        self._queue.put_nowait(None)
-        writer, heartbeat = self._tasks or (None, None)
-        if heartbeat is not None:
-            heartbeat.cancel()
-        if writer is not None:
-            await writer
-        if heartbeat is not None:
-            await asyncio.gather(heartbeat, return_exceptions=True)
+        """Stop the heartbeat; return once every entry of this call is durably written."""
+        if self._started:
+            self._writer.unwatch(self.call_id)
+        if self._own:
+            await self._writer.stop()
+        else:
+            await self._writer.flush()

@@ -16,6 +16,7 @@ from typing import Literal
 
 import boto3
 import openai
+from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from realtime_bridge.bridge_app import BridgeDeps, CallRouter
@@ -33,6 +34,10 @@ from voice_agent.record_store import RecordStore
 from voice_agent.spec import AgentSpec, load_spec
 
 log = logging.getLogger("realtime_bridge")
+# The store's users: the journal writer's thread and the loop's default executor (finalize_call,
+# a reconnect's record state), whose size asyncio picks as min(32, cores + 4). One connection
+# each, kept alive: a thread that finds the pool empty opens (and then drops) a new one.
+STORE_POOL = min(32, (os.cpu_count() or 1) + 4) + 1
 
 
 class BridgeSettings(BaseModel):
@@ -137,7 +142,7 @@ async def serve(settings: BridgeSettings) -> None:
 
 async def _serve(settings: BridgeSettings, spec: AgentSpec, sip_config: SipConfig) -> None:
     public_ip = await asyncio.to_thread(resolve_public_ip, sip_config)
-    table = boto3.resource("dynamodb").Table(settings.calls_table)
+    table = boto3.resource("dynamodb", config=Config(max_pool_connections=STORE_POOL)).Table(settings.calls_table)
     openai_client = openai.AsyncOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url)
     deps = BridgeDeps(
         spec=spec,
@@ -182,6 +187,7 @@ async def run_bridge(
     finally:
         await health.close()
         await sip.close()
+        await router.close()
 
 
 def main(env: Mapping[str, str] | None = None) -> int:

@@ -71,6 +71,7 @@ class LocalWorld:
 
     async def close(self) -> None:
         await self.sip.close()
+        await self.router.close()
         await self.simulator.close()
         await asyncio.to_thread(self.stack.stop)
 
