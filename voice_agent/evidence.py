@@ -39,6 +39,7 @@ Reasons name the rule and the check, never the value or the quote: they go into 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -153,6 +154,11 @@ def _spaceless(ch: str) -> bool:
 
 
 def tokens(text: str) -> list[Token]:
+    return list(_tokens(text))
+
+
+@functools.lru_cache(maxsize=4096)  # a call's turns are tokenised once for all its fields
+def _tokens(text: str) -> tuple[Token, ...]:
     out: list[Token] = []
     start: int | None = None
 
@@ -169,7 +175,7 @@ def tokens(text: str) -> list[Token]:
         elif start is None:
             start = i
     close(len(text))
-    return out
+    return tuple(out)
 
 
 def normalise(text: str) -> str:
@@ -225,8 +231,8 @@ def _runs(a: Keys, b: Keys) -> Iterator[tuple[int, int]]:
 
 
 def skip_budget(quote_tokens: int) -> int:
-    """Turn tokens a quote may leave out: one, plus one for every four words of quote."""
-    return 1 + quote_tokens // 4
+    """Turn tokens a quote may leave out (fillers, repetitions): two, plus one for every five words of quote."""
+    return 2 + quote_tokens // 5
 
 
 def miss_budget(quote_tokens: int) -> int:
@@ -432,25 +438,35 @@ def _extractive(field: FieldSpec, value: str, found: _Located) -> Accepted | Rej
 
 def _one_edit_span(value: Keys, said: Keys) -> tuple[int, int] | None:
     """A quote window that is the value with ONE interior edit: an anchored run of the value on each
-    side and between them up to MAX_EDIT_VALUE value tokens replaced by up to MAX_EDIT_QUOTE quote tokens."""
+    side, and between them 1..MAX_EDIT_VALUE value tokens replaced by 0..MAX_EDIT_QUOTE other quote
+    tokens ("2nd" by "second"; an added word dropped). Never a pure insertion: that would let a value
+    stretch over caller words that are not part of it."""
     for p in range(1, len(value)):
         for start, mid in _runs(value[:p], said):
-            for k in range(MAX_EDIT_VALUE + 1):
-                rest = value[p + k :]
+            for k in range(1, MAX_EDIT_VALUE + 1):
+                rest, removed = value[p + k :], set(value[p : p + k])
                 if not rest:
                     break
                 for g in range(MAX_EDIT_QUOTE + 1):
-                    if (k, g) == (0, 0) or mid + g >= len(said) or None in said[mid : mid + g]:
-                        continue
+                    inserted = said[mid : mid + g]
+                    if mid + g >= len(said) or None in inserted or removed & set(inserted):
+                        continue  # a replacement must be new words, not the value's own words moved
                     if (end := _run(rest, said, mid + g)) is not None:
                         return start, end
     return None
 
 
 def _trim(text: str) -> str:
-    """Drop punctuation and symbols around a span of the caller's words (kept inside)."""
+    """Drop punctuation and symbols around a span of the caller's words (kept inside), except a closing
+    bracket or quote whose opening one is inside the span ("Hengelo (Gld)")."""
     keep = [i for i, ch in enumerate(text) if not unicodedata.category(ch).startswith(("P", "S", "Z"))]
-    return text[keep[0] : keep[-1] + 1] if keep else text
+    if not keep:
+        return text
+    first, last = keep[0], keep[-1]
+    inside = {unicodedata.category(ch) for ch in text[first:last]}
+    while last + 1 < len(text) and unicodedata.category(text[last + 1]) in ("Pe", "Pf") and inside & {"Ps", "Pi"}:
+        last += 1
+    return text[first : last + 1]
 
 
 # --- structure ---------------------------------------------------------------------------------
@@ -476,7 +492,8 @@ def _numerals(text: str) -> list[_Numeral]:
 
 def _written_numbers(text: str) -> list[set[Decimal]]:
     """Each number written with numerals, with what it can mean (every mark grouping, or the last one
-    a decimal mark). Numerals joined by other marks ("2:15", "3/4", "617-555") are not one number."""
+    a decimal mark; grouping marks stand before groups of three, so "2.4" is never 24). Numerals
+    joined by other marks ("2:15", "3/4", "617-555") are not one number."""
     out: list[set[Decimal]] = []
     for chunk in text.split():
         segments: list[tuple[int, int]] = []  # [start, end) of runs of digits and number marks
@@ -499,11 +516,18 @@ def _written_numbers(text: str) -> list[set[Decimal]]:
             runs = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else " " for c in chunk[start:end]).split(" ")
             if linked or "" in runs:
                 continue  # a compound numeral, or two marks in a row: not one number
-            readings = {Decimal("".join(runs))}
-            if len(runs) > 1:
+            readings = {Decimal("".join(runs))} if _grouped(runs) else set()
+            if len(runs) > 1 and _grouped(runs[:-1]):
                 readings.add(Decimal("".join(runs[:-1]) + "." + runs[-1]))
             out.append(readings)
     return out
+
+
+def _grouped(runs: Sequence[str]) -> bool:
+    """Digit runs that read as one number with grouping marks: groups of three after the first
+    (1,250 or 1.250.000), or of two then a last three (1,00,000)."""
+    rest = runs[1:]
+    return all(len(r) == 3 for r in rest) or (len(rest[-1]) == 3 and all(len(r) == 2 for r in rest[:-1]))
 
 
 def _joined(chunk: str, end: int, start: int) -> bool:
@@ -602,8 +626,11 @@ def _prove(field: FieldSpec, value: str, text: str, found: _Located | None) -> s
     """'proven', 'contradicted' or 'unproven': what a text's structure says about a value."""
     match field.type:
         case FieldType.PHONE_NUMBER:
+            # Only a whole number of the value's length contradicts it: a shorter run of the caller's
+            # numerals that happens to be valid somewhere ("310 7767") is part of the number, said mixed.
             phones = _phones_in(text, field.default_region)
-            return "proven" if value in phones else "contradicted" if phones else "unproven"
+            other = any(len(p) == len(value) for p in phones)
+            return "proven" if value in phones else "contradicted" if other else "unproven"
         case FieldType.DATE:
             dates = _dates_in(text)
             return "proven" if _date_in(value, dates) else "contradicted" if dates else "unproven"
