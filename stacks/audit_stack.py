@@ -50,7 +50,8 @@ TABLE_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("provider", "string"),
         (
             "fields",
-            "map<string,struct<status:string,value:string,source:string,quote:string,turn_seq:int,corrections:int>>",
+            "map<string,struct<status:string,value:string,source:string,quote:string,turn_seq:int,corrections:int,"
+            "evidence:string,candidate:struct<value:string,quote:string,turn_seq:int,reason:string,numerals:string>>>",
         ),
         ("missing_required", "array<string>"),
         ("cost_usd", "double"),
