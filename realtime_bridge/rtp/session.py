@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from realtime_bridge.rtp.dtmf import DtmfDigit, DtmfReceiver
+from realtime_bridge.rtp.pacer import SLACK, Pacer
 from realtime_bridge.rtp.packet import RtpParseError, parse_rtp
 from realtime_bridge.rtp.playout import PlayoutBuffer
 from realtime_bridge.rtp.sender import RtpSender
@@ -58,7 +59,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self._dtmf = DtmfReceiver()
         self._queue: asyncio.Queue[InboundEvent | None] = asyncio.Queue(queue_frames)
         self._transport: asyncio.DatagramTransport | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._pacer: Pacer | None = None
         self._closed = False
         self.packets_in = 0
         self.malformed_in = 0
@@ -84,18 +85,17 @@ class RtpSession(asyncio.DatagramProtocol):
         )
         session.local_port = sock.getsockname()[1]
         session.sender.start(loop.time())
-        session._schedule()
+        session._pacer = Pacer.of(loop)
+        session._pacer.file(session)
         return session
 
     # ---- outbound ----------------------------------------------------------------------------
     def send_audio(self, item_id: str, ulaw: bytes) -> None:
         """Queue mu-law audio for ``item_id``; an idle stream starts its talkspurt immediately."""
         self.playout.push(item_id, ulaw)
-        if self._transport is not None and self.sender.should_start_talkspurt():
-            if self._timer is not None:
-                self._timer.cancel()
-            self._send(self.sender.frame(_now(), talkspurt_now=True))
-            self._schedule()
+        if self._pacer is not None and self.sender.should_start_talkspurt():
+            self._send(self.sender.frame(self._pacer.now(), talkspurt_now=True))
+            self._pacer.file(self)  # the grid moved to this instant
 
     def clear(self) -> dict[str, int]:
         """Barge-in: drop queued audio; {item_id: ms actually sent} for each item cut short."""
@@ -107,14 +107,16 @@ class RtpSession(asyncio.DatagramProtocol):
     def set_remote(self, remote: tuple[str, int]) -> None:
         self.remote = remote
 
-    def _schedule(self) -> None:
-        due = self.sender.due()
-        if not self._closed and due is not None:
-            self._timer = asyncio.get_running_loop().call_at(due, self._tick)
+    def due(self) -> float | None:
+        return self.sender.due()
 
-    def _tick(self) -> None:
-        self._send(self.sender.frame(_now()))
-        self._schedule()
+    def pace(self, now: float) -> None:
+        """The pacer's tick: every frame due by now (more than one only after a late tick)."""
+        sender = self.sender
+        due = sender.due()
+        while due is not None and due <= now + SLACK:
+            self._send(sender.frame(now))
+            due = sender.due()
 
     def _send(self, packet: memoryview) -> None:
         if self._transport is None or self._closed:
@@ -175,14 +177,11 @@ class RtpSession(asyncio.DatagramProtocol):
         if self._closed:
             return
         self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
+        if self._pacer is not None:
+            self._pacer.remove(self)
+            self._pacer = None
         if self._transport is not None:
             self._transport.close()
         if self._queue.full():
             self._queue.get_nowait()
         self._queue.put_nowait(None)
-
-
-def _now() -> float:
-    return asyncio.get_running_loop().time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from realtime_bridge.rtp.packet import parse_rtp
@@ -99,3 +100,43 @@ def test_a_stalled_loop_reanchors_instead_of_bursting() -> None:
     late = parse_rtp(bytes(s.frame(0.5)))  # the tick due at 20 ms ran at 500 ms
     assert late.timestamp == 4000  # timestamps follow real time
     assert s.due() == 0.52  # one frame per 20 ms from now, not 24 frames at once
+
+
+def test_timestamps_follow_the_clock_across_talkspurts_however_late_the_ticks_run() -> None:
+    """Timestamp-vs-arrival drift: a far end's jitter buffer maps timestamps to play times, so a
+    stream whose timestamps fall behind the clock a little more at every talkspurt is heard as
+    gaps. Late ticks must stay jitter (bounded by how late they are), never accumulate."""
+    rng = random.Random(7)
+    s = sender(ts=123_456)
+    s.start(0.0)
+    now, lateness_s = 0.0, 0.005
+    markers, worst = 0, 0.0
+    for spurt in range(200):  # ~ 200 turns of a call: silence, then a burst of agent audio
+        for _ in range(rng.randint(3, 40)):  # silence ticks, each run up to 5 ms late
+            due = s.due()
+            assert due is not None
+            now = max(now, due + rng.uniform(0, lateness_s))
+            packet = parse_rtp(bytes(s.frame(now)))
+            worst = max(worst, _behind_s(packet.timestamp, now))
+            assert not packet.marker
+        now += rng.uniform(0.0005, 0.019)  # the answer's first audio, between ticks
+        s.playout.push(f"item-{spurt}", TONE[: 160 * rng.randint(1, 6)])
+        assert s.should_start_talkspurt()
+        first = parse_rtp(bytes(s.frame(now, talkspurt_now=True)))
+        markers += first.marker
+        assert _behind_s(first.timestamp, now) < 1 / 8000  # the first frame is stamped with the clock
+        while not s.idle:
+            due = s.due()
+            assert due is not None
+            now = max(now, due + rng.uniform(0, lateness_s))
+            packet = parse_rtp(bytes(s.frame(now)))
+            assert not packet.marker
+            worst = max(worst, _behind_s(packet.timestamp, now))
+    assert markers == 200  # a marker on every talkspurt's first frame, on no other
+    assert 0 <= worst <= lateness_s + 1 / 8000  # 200 talkspurts later, no more than one tick's lateness
+
+
+def _behind_s(timestamp: int, now: float, ts0: int = 123_456) -> float:
+    """How far a packet's timestamp is behind the clock (the sender started at 0.0 with ts0)."""
+    elapsed = (timestamp - ts0) % 2**32
+    return now - elapsed / 8000
