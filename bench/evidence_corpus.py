@@ -247,7 +247,7 @@ def dialogue(rng: random.Random, values: Values, said: Said) -> tuple[list[Turn]
         ("agent", f"So that's {said.words}, correct?"),
         ("caller", values.fake().sentence(nb_words=rng.randint(4, 10))),
     ]
-    turns = [Turn(call_id="corpus", seq=i, t_ms=i * 1000, speaker=s, text=t) for i, (s, t) in enumerate(texts)]  # type: ignore[arg-type]
+    turns = [Turn(call_id="corpus", seq=i, t_ms=i * 1000, speaker=s, text=t) for i, (s, t) in enumerate(texts)]
     return turns, turns[1]
 
 

@@ -21,9 +21,9 @@ The rules, each named in the decision line:
   extractive     names, choice labels and extractive text: the value's tokens stand contiguous, in
                  order, in the quote's tokens that were found in the turn (a bag of words is not
                  evidence, and a quote word the turn does not hold supports nothing).
-  caller_wording extractive text that fails that check by one interior edit (a normalised word, an
-                 added or dropped word between two anchored runs): the caller's own words for that
-                 span are written instead of the model's, and the record says so.
+  caller_wording extractive text that fails that check by one interior edit (a normalised word, or
+                 a word the model added, between two anchored runs of the value): the caller's own
+                 words for that span are written instead of the model's, and the record says so.
   summary        a text field the spec marks `evidence: summary`: the value may paraphrase; it is
                  written with the caller's quote and flagged as a summary.
   structure      phone number, date, number, email: written only when the caller's numerals (or, for

@@ -11,7 +11,7 @@ from voice_agent.spec import AgentSpec, EvidenceRule, FieldSpec, FieldType
 
 
 def turns(*lines: tuple[str, str]) -> list[Turn]:
-    return [Turn(call_id="c", seq=i, t_ms=i, speaker=s, text=t) for i, (s, t) in enumerate(lines)]  # type: ignore[arg-type]
+    return [Turn(call_id="c", seq=i, t_ms=i, speaker=s, text=t) for i, (s, t) in enumerate(lines)]
 
 
 T = turns(

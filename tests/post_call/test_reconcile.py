@@ -88,7 +88,8 @@ def test_a_wrong_name_the_quote_does_not_support_is_rejected(
     call_id = new_call(store, clock, live=("reason", "date_of_birth", "callback_number"))
     make_reconciler(llm).reconcile(call_id)
     line = backfill_lines(decisions, call_id)["caller_name"]
-    assert line.verdict == "reject" and line.reason.startswith("extractive: ") and "do not stand in order" in line.reason and line.turn_seq == 3
+    assert (line.verdict, line.turn_seq) == ("reject", 3)
+    assert line.reason.startswith("extractive: ") and "do not stand in order" in line.reason
     assert "caller_name" not in store.get_fields(call_id)
 
 

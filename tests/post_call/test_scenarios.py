@@ -42,7 +42,7 @@ def ended_call_from(scenario: Scenario, spec: AgentSpec, store: RecordStore, clo
     seq = 0
     for turn in scenario.caller.spoken_turns:
         for speaker, text in (("agent", "Go ahead, please."), ("caller", turn.say or "")):
-            store.append_turn(Turn(call_id=call_id, seq=seq, t_ms=seq * 1000, speaker=speaker, text=text))  # type: ignore[arg-type]
+            store.append_turn(Turn(call_id=call_id, seq=seq, t_ms=seq * 1000, speaker=speaker, text=text))
             seq += 1
         for name, value in turn.means.items():
             field = spec.field(name)
