@@ -22,16 +22,20 @@ def example(**changes: Any) -> dict[str, Any]:
 
 
 def test_text_fields_are_extractive_unless_the_spec_says_summary() -> None:
-    spec = parse_spec(example())
-    assert all(f.evidence is EvidenceRule.EXTRACTIVE for f in spec.fields)
-    reason = parse_spec(example(evidence="summary")).field("reason")
+    data = example()
+    del next(f for f in data["fields"] if f["name"] == "reason")["evidence"]
+    assert all(f.evidence is EvidenceRule.EXTRACTIVE for f in parse_spec(data).fields)
+    reason = parse_spec(example()).field("reason")  # the example marks its reason a summary
     assert reason is not None and reason.evidence is EvidenceRule.SUMMARY
+    member_id = parse_spec(example()).field("insurance_member_id")
+    assert member_id is not None and member_id.evidence is EvidenceRule.EXTRACTIVE
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
         ({"evidence": "paraphrase"}, "fields[reason].evidence: 'paraphrase' is not a valid value"),
+        ({"type": "person_name", "evidence": "summary"}, "'evidence' is only allowed on a text field"),
         ({"type": "date", "evidence": "summary"}, "'evidence' is only allowed on a text field"),
         ({"type": "date", "evidence": "extractive"}, "'evidence' is only allowed on a text field"),
     ],
