@@ -128,8 +128,12 @@ async def start_local_parts(
         if aws_endpoint
         else await asyncio.to_thread(start_local_stack)
     )
-    sim = None if target else await simulator_server.start(scenario=scenario, seed=seed, port=0, speed=speed)
-    base_url, api_key = (target.base_url, target.api_key) if target else (sim.http_url, LOCAL_KEY)
+    sim = None
+    if target is not None:
+        base_url, api_key = target.base_url, target.api_key
+    else:
+        sim = await simulator_server.start(scenario=scenario, seed=seed, port=0, speed=speed)
+        base_url, api_key = sim.http_url, LOCAL_KEY
     store = RecordStore(stack.table)
     archive = ArchiveStore(stack.client("s3"), LOCAL_BUCKET)
     runtime = CallRuntime(spec=spec, store=store, log=DecisionLog(CallbackSink(store.append_decision), *decision_sinks))
