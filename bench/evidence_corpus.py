@@ -481,7 +481,8 @@ def build_corpus(per_class: int, seed: int = SEED) -> list[Case]:
             assert truth is not None, (kind, said)
             if value != said.value and canonical(field, value) == truth:
                 continue  # a changed value that is the truth by chance is no fabrication
-            if cls in SPAN_EXCLUDED and f" {normalise(value)} " in f" {normalise(turns[1].text)} ":
+            callers = [f" {normalise(t.text)} " for t in turns if t.speaker == "caller"]
+            if cls in SPAN_EXCLUDED and any(f" {normalise(value)} " in said for said in callers):
                 excluded[cls] = excluded.get(cls, 0) + 1
                 continue  # the changed value is itself words the caller said in that order: not "elsewhere"
             cases.append(Case(cls, group, field, Claim(value=value, quote=quote, seq=1), tuple(turns), truth))
