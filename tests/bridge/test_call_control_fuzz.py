@@ -11,8 +11,8 @@ service could send in that state. Invariants, checked after every step:
 - never two responses of ours requested or in flight;
 - no exact line is sent twice unless policy asked twice, or the earlier one was refused or ended
   unheard;
-- caller audio reaches a live session: `model_ready` follows the service's live session, and the
-  step that makes it live flushes the buffered audio;
+- caller audio reaches a live session: `model_ready` follows the service's live session, the step
+  that makes it live flushes the buffered audio, and a new session is asked for within 1 s;
 - `next_deadline()` is never in the past once ticks are processed; no exception is ever raised
   (a `Machine.fire` outside its table raises `IllegalTransition`).
 """
@@ -166,7 +166,7 @@ class CallControlMachine(RuleBasedStateMachine):
         self.pending: list[SentRequest] = []  # sent in this session, neither started nor refused
         self.commits = 0  # committed caller turns the service's VAD may answer with a response
         self.speaking: str | None = None  # the caller item whose speech is under way
-        self.caller_items: dict[str, Literal["committed"]] = {}  # committed, transcription not in yet
+        self.committed: list[str] = []  # caller items committed, their transcription not in yet
         self.other_requests: list[str] = []  # event ids of our non-response commands
         # what was said and heard
         self.requests: dict[str, SentRequest] = {}
@@ -208,6 +208,7 @@ class CallControlMachine(RuleBasedStateMachine):
         for action in actions:
             match action:
                 case Connect():
+                    assert action.delay_s < 1.0, f"a new session is asked for only after {action.delay_s} s"
                     self.connects += 1
                 case Send(command=Configure() as configure):
                     self.configure_id = configure.request_id
@@ -279,7 +280,7 @@ class CallControlMachine(RuleBasedStateMachine):
         self.pending.clear()
         self.commits = 0
         self.speaking = None
-        self.caller_items.clear()
+        self.committed.clear()
 
     # ---- the model link -------------------------------------------------------------------
     def going(self) -> bool:
@@ -456,18 +457,17 @@ class CallControlMachine(RuleBasedStateMachine):
         item_id, self.speaking = self.speaking, None
         assert item_id is not None
         self.feed(CallerSpeechStopped(item_id))
-        self.caller_items[item_id] = "committed"
+        self.committed.append(item_id)
         self.commits += 1
         self.feed(CallerTurnCommitted(item_id))
 
-    @precondition(lambda self: self.going() and "committed" in self.caller_items.values())
+    @precondition(lambda self: self.going() and self.committed)
     @rule(data=st.data(), outcome=st.sampled_from(["completed", "empty", "failed"]))
     def caller_transcript(self, data: st.DataObject, outcome: str) -> None:
-        committed = [i for i, stage in self.caller_items.items() if stage == "committed"]
-        self.transcribe(data.draw(st.sampled_from(committed)), outcome)
+        self.transcribe(data.draw(st.sampled_from(self.committed)), outcome)
 
     def transcribe(self, item_id: str, outcome: str) -> None:
-        del self.caller_items[item_id]
+        self.committed.remove(item_id)
         if outcome == "failed":
             self.feed(CallerTranscriptFailed(item_id, "audio_unintelligible"))
         else:
