@@ -15,6 +15,7 @@ in between batches. One thread means one connection: the store's client needs no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -168,7 +169,8 @@ class JournalWriter:
                 self._write(pending)
                 pending = []
             for flush in flushes:
-                flush.done()
+                with contextlib.suppress(RuntimeError):  # its loop is gone: nobody is waiting any more
+                    flush.done()
             if stopping:
                 return
             self._beat(beats)
@@ -219,13 +221,17 @@ class JournalWriter:
             except BotoCoreError as err:  # connection reset, timeout: the request may be retried as is
                 log.warning("journal batch of %d: %s; retrying", len(todo), err)
                 continue
+            except Exception as err:  # never let the thread die: every later flush would wait forever
+                log.exception("journal batch of %d failed", len(todo))
+                self._isolate(todo, err)
+                return
             self.items_written += len(todo) - len(left)
             if not left:
                 return
             todo = left  # throttled: only these, after the backoff
         self._lost(todo, "DynamoDB did not take them in time")
 
-    def _isolate(self, batch: list[Item], err: ClientError) -> None:
+    def _isolate(self, batch: list[Item], err: Exception) -> None:
         """A request DynamoDB refused as a whole: one item at a time, so one bad item costs only itself."""
         if len(batch) == 1:
             self._lost(batch, str(err))
