@@ -26,13 +26,11 @@ from realtime_bridge.call_events import (
     Decide,
     Drain,
     Event,
-    FillCallerTurn,
     FlushAudio,
     HangUp,
     Keypad,
     Play,
     PolicyDone,
-    ReserveCallerTurn,
     RunTools,
     Send,
     SessionClosed,
@@ -56,6 +54,7 @@ from realtime_bridge.call_machines import (
     Speech,
     SpeechEvent,
 )
+from realtime_bridge.call_transcript import CallTranscript
 from realtime_bridge.playback import BYTES_PER_MS, PlaybackTracker
 from realtime_bridge.realtime.model_events import (
     AddText,
@@ -71,7 +70,6 @@ from realtime_bridge.realtime.model_events import (
     CreateResponse,
     FunctionCallStarted,
     FunctionOutput,
-    HistoryEntry,
     ModelError,
     RequestIds,
     ResponseFinished,
@@ -158,13 +156,6 @@ class ResponseInfo:
 
 
 @dataclass
-class CallerTurnSlot:
-    item_id: str
-    echo: bool
-    text: str | None = None
-
-
-@dataclass
 class CallControl:
     call_id: str
     spec: AgentSpec
@@ -192,10 +183,7 @@ class CallControl:
         self._closing_response: str | None = None
         self._closing_item: str | None = None
         self._reports = 0
-        self._staged: list[str] = []  # agent items generated, written once heard
-        self._partials: dict[str, list[str]] = {}
-        self._history: list[HistoryEntry | CallerTurnSlot] = []
-        self._slots: dict[str, CallerTurnSlot] = {}
+        self.transcript = CallTranscript(self.playback, self.playout.played_ms)
         self._last_committed: str | None = None
         self._workers = 0  # tool rounds and policy calls in flight
         self._deadlines: dict[str, float] = {}
@@ -236,8 +224,7 @@ class CallControl:
         self._out = []
         self._now = now
         self._write_heard(now, final=True)
-        for slot in list(self._slots.values()):
-            self._fill(slot, "", transcribed=False)
+        self._out += self.transcript.lose_pending(self._ms(now), "the call ended before its transcription")
         return self._out
 
     # ---- dispatch -----------------------------------------------------------------------------
@@ -252,7 +239,7 @@ class CallControl:
             case FunctionCallStarted():
                 self._on_function_call_started(event)
             case AgentTranscriptDelta():
-                self._partials.setdefault(event.item_id, []).append(event.text)
+                self.transcript.agent_partial(event.item_id, event.text)
             case CallerSpeechStarted():
                 self._on_caller_speech(event, now)
             case CallerSpeechStopped():
@@ -260,14 +247,9 @@ class CallControl:
             case CallerTurnCommitted():
                 self._last_committed = event.item_id
             case CallerTranscript():
-                slot = self._slots.get(event.item_id)
-                if slot is not None:
-                    self._fill(slot, event.text.strip(), transcribed=True)
+                self._out += self.transcript.caller_words(event.item_id, event.text, self._ms(now))
             case CallerTranscriptFailed():
-                slot = self._slots.get(event.item_id)
-                if slot is not None:
-                    self._decide("transcription", "fail", f"caller turn not transcribed: {event.reason}")
-                    self._fill(slot, "", transcribed=False)
+                self._out += self.transcript.caller_words(event.item_id, None, self._ms(now), event.reason)
             case ModelError():
                 self._on_error(event)
             case SessionReady():
@@ -314,10 +296,8 @@ class CallControl:
             config["instructions"] = f"{config.get('instructions', '')}\n\n{extra}".strip()
         self._send(Configure(self._configure_id, config))
         if self.session > 1:
-            for entry in self._history:
-                if entry.text:
-                    agent = isinstance(entry, HistoryEntry)
-                    self._send(AddText(self.ids.next(), "assistant" if agent else "user", entry.text))
+            for role, text in self.transcript.seed():
+                self._send(AddText(self.ids.next(), role, text))
         self._deadlines["configure"] = now + self.settings.configure_timeout_s
 
     def _on_ready(self, now: float) -> None:
@@ -331,7 +311,7 @@ class CallControl:
             self._request(SpeechRequest("greeting", text=self.spec.greeting))
         else:
             self._decide("model_session", "accept", f"session {self.session} live, seeded with the call so far")
-            if self._caller_spoke_last() and self.closing.state is Closing.NONE:
+            if self.transcript.caller_spoke_last() and self.closing.state is Closing.NONE:
                 self._request(SpeechRequest("resume"))  # the caller's last turn lost its answer
         self._pump()
 
@@ -385,8 +365,7 @@ class CallControl:
             self._responses[self._active].dropped = self._responses[self._active].audio_ms == 0
         self._active = None
         self.speech.fire(SpeechEvent.RESET, "session gone")
-        for slot in [s for s in self._slots.values() if s.text is None]:
-            self._fill(slot, "", transcribed=False)  # its transcription died with the session
+        self._out += self.transcript.lose_pending(self._ms(self._now), "the session ended before its transcription")
 
     def _model_lost(self, reason: str) -> None:
         self._decide("model_session", "fail", reason)
@@ -459,7 +438,7 @@ class CallControl:
         if self._active == event.response_id:
             self._active = None
             self.speech.fire(SpeechEvent.FINISHED, f"{event.response_id} {event.status}")
-        played = self._stage_agent_turns(event, info)
+        played = self.transcript.stage(event.messages, info.first_item)
         request = info.request
         cut_short = event.status in ("failed", "incomplete")
         if event.calls and event.status != "failed":
@@ -547,13 +526,11 @@ class CallControl:
 
     def _on_caller_speech(self, event: CallerSpeechStarted, now: float) -> None:
         echo = not self.level.audible()
-        slot = self._slots[event.item_id] = CallerTurnSlot(event.item_id, echo)
-        self._history.append(slot)
+        self._out += self.transcript.caller_started(event.item_id, self._ms(now), echo=echo)
         if echo:
             self._decide("intervention", "deny", "speech_started with no sound on the caller's line (echo); playing on")
             return
         self._caller_active(now)
-        self._emit(ReserveCallerTurn(event.item_id, self._ms(now)))
         if self.closing.state is not Closing.NONE:
             return  # the closing plays out: the caller is heard but cannot cut it
         self._barge_in(now)
@@ -570,62 +547,12 @@ class CallControl:
             active.dropped = True
             self._send(CancelResponse(self.ids.next(), self._active))
 
-    # ---- transcript: caller turns in the order spoken, agent turns once heard --------------
-    def _fill(self, slot: CallerTurnSlot, text: str, *, transcribed: bool) -> None:
-        self._slots.pop(slot.item_id, None)
-        slot.text = text
-        if slot.echo:
-            if text:  # the caller did say something after all: keep it, in its place
-                self._emit(ReserveCallerTurn(slot.item_id, self._ms(self._now)))
-                self._emit(FillCallerTurn(slot.item_id, text, "transcribed"))
-            return
-        if not text and transcribed:
-            self._decide("transcription", "fail", "caller turn transcribed empty")
-        self._emit(FillCallerTurn(slot.item_id, text, "transcribed" if text else "untranscribed"))
-
-    def _stage_agent_turns(self, event: ResponseFinished, info: ResponseInfo) -> str:
-        played = ""
-        for item_id, transcript in event.messages:
-            partial = "".join(self._partials.pop(item_id, [])).strip()
-            audio = self.playback.items.get(item_id)
-            if audio is None:
-                continue
-            audio.text = transcript or partial
-            self._staged.append(item_id)
-            if audio.text and not audio.dropped and not (audio.interrupted and not audio.heard_ms):
-                self._history.append(HistoryEntry("agent", audio.text))  # being heard: a reseed tells it
-            if not (audio.interrupted or audio.dropped) and item_id == info.first_item:
-                played = audio.text
-        return played
-
     def _write_heard(self, now: float, *, final: bool = False) -> None:
-        # In order: a turn is written only after every turn staged before it.
-        while self._staged:
-            item_id = self._staged[0]
-            audio = self.playback.items[item_id]
-            played = self.playout.played_ms(item_id)
-            if not (audio.interrupted or audio.dropped or played >= audio.generated_ms):
-                if not final:
-                    return
-                audio.interrupted, audio.heard_ms = True, played
-            self._staged.pop(0)
-            if audio.text:
-                heard = 0 if audio.dropped else (audio.heard_ms if audio.interrupted else played)
-                self._emit(
-                    WriteTurn("agent", audio.text, audio.started_ms or self._ms(now), item_id,
-                              audio.interrupted or audio.dropped, heard)
-                )  # fmt: skip
-            if item_id == self._closing_item and self.closing.state is Closing.PLAYING:
-                self.closing.fire(ClosingEvent.PLAYED_OUT, "the closing played out")
-                self._deadlines["grace"] = now + self.settings.closing_grace_s
-
-    def _caller_spoke_last(self) -> bool:
-        for entry in reversed(self._history):
-            if isinstance(entry, HistoryEntry):
-                return False
-            if not entry.echo:
-                return True
-        return False
+        actions, written = self.transcript.write_heard(self._ms(now), final=final)
+        self._out += actions
+        if self._closing_item in written and self.closing.state is Closing.PLAYING:
+            self.closing.fire(ClosingEvent.PLAYED_OUT, "the closing played out")
+            self._deadlines["grace"] = now + self.settings.closing_grace_s
 
     # ---- tools and policy ----------------------------------------------------------------
     def _on_tools_done(self, event: ToolRoundDone) -> None:
