@@ -146,8 +146,12 @@ async def start_local_parts(
         model=POST_CALL_MODEL,
     )
 
+    # One SDK client for every call, as in production: a client per call builds its own TLS
+    # context (about 50 ms on the loop, at every call's connect).
+    model_client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url)
+
     def realtime() -> OpenAIRealtimeClient:
-        return OpenAIRealtimeClient(openai.AsyncOpenAI(api_key=api_key, base_url=base_url))
+        return OpenAIRealtimeClient(model_client)
 
     deps = BridgeDeps(
         spec=spec,
