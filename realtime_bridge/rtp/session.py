@@ -1,4 +1,5 @@
-"""One call's RTP: an asyncio datagram endpoint around the pure packet, DTMF and sender cores.
+"""One call's RTP: an asyncio datagram endpoint around the pure packet, DTMF and sender cores,
+paced with every other stream of the process by the loop's one `Pacer`.
 
 Outbound packets always go to the SDP ``c=``/``m=`` address (``remote``), never to the source
 of inbound packets. Inbound PCMU frames and DTMF digits come out of ``inbound()``.
