@@ -175,7 +175,7 @@ class Call:
                     self._spawn(self._work(tool_round(self.invoker, self.call_id, action, seq)))
                 case ev.CallPolicy():
                     self._spawn(self._work(policy_call(self.invoker, self.call_id, action)))
-                case ev.ReserveCallerTurn():
+                case ev.ReserveTurn():
                     self.journal.reserve(action.item_id, action.t_ms)
                 case ev.FillCallerTurn():
                     self.journal.fill(action.item_id, action.text, untranscribed=action.status == "untranscribed")

@@ -31,6 +31,7 @@ from realtime_bridge.call_events import (
     Keypad,
     Play,
     PolicyDone,
+    ReserveTurn,
     RunTools,
     Send,
     SessionClosed,
@@ -503,6 +504,7 @@ class CallControl:
         item = self.playback.items[event.item_id]
         if item.started_ms is None:
             item.started_ms = self._ms(now)
+            self._out.append(ReserveTurn(event.item_id, item.started_ms))  # its place: when it starts playing
         info.audio_ms += len(event.audio) // BYTES_PER_MS
         self._last_activity = now
         self._out.append(Play(event.item_id, event.audio))

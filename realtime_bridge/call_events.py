@@ -109,8 +109,9 @@ class CallPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class ReserveCallerTurn:
-    """The caller started speaking: the turn's place in the transcript is now, its text comes later."""
+class ReserveTurn:
+    """A turn starts to be heard (the caller speaks, the agent's first audio plays): its place in
+    the transcript is now, its words come later."""
 
     item_id: str
     t_ms: int
@@ -158,7 +159,7 @@ Action = (
     | FlushAudio
     | RunTools
     | CallPolicy
-    | ReserveCallerTurn
+    | ReserveTurn
     | FillCallerTurn
     | WriteTurn
     | Decide

@@ -38,7 +38,7 @@ class CallJournal:
         self._started = False
         self.turns: list[Turn] = []  # in seq order: the order things were said
         self._seq = 0
-        self._reserved: dict[str, tuple[int, int]] = {}  # caller item id -> (seq, t_ms), text to come
+        self._reserved: dict[str, tuple[int, int]] = {}  # item id -> (seq, t_ms): its words are to come
         self._seqs: dict[str, int] = {}  # item id -> seq of its turn
 
     def start(self) -> None:
@@ -64,12 +64,15 @@ class CallJournal:
         heard_ms: int | None = None,
         t_ms: int | None = None,
     ) -> Turn:
-        """Record a turn now; it is persisted in the background, in order."""
-        self._seq += 1
+        """Record a turn now, in the place its item reserved if it did; persisted in the background."""
+        place = self._reserved.pop(item_id, None) if item_id is not None else None
+        if place is None:
+            self._seq += 1
+        seq, reserved_ms = place or (self._seq, None)
         turn = Turn(
             call_id=self.call_id,
-            seq=self._seq,
-            t_ms=self.elapsed_ms() if t_ms is None else t_ms,
+            seq=seq,
+            t_ms=t_ms if t_ms is not None else reserved_ms if reserved_ms is not None else self.elapsed_ms(),
             speaker=speaker,
             text=text,
             item_id=item_id,
@@ -79,8 +82,9 @@ class CallJournal:
         return self._keep(turn)
 
     def reserve(self, item_id: str, t_ms: int) -> int:
-        """A caller turn's place, taken when the caller starts speaking: its transcription
-        arrives later (often after the reply has started), but the transcript keeps speech order."""
+        """A turn's place, taken when it starts to be heard (the caller starts speaking, the agent's
+        first audio plays): its words come later (a caller's transcription often after the reply
+        has started, an agent's once heard), but the transcript keeps the order of speech."""
         self._seq += 1
         self._reserved[item_id] = (self._seq, t_ms)
         self._seqs[item_id] = self._seq

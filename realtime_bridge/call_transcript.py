@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from realtime_bridge.call_events import Action, Decide, FillCallerTurn, ReserveCallerTurn, WriteTurn
+from realtime_bridge.call_events import Action, Decide, FillCallerTurn, ReserveTurn, WriteTurn
 from realtime_bridge.playback import PlaybackTracker
 from realtime_bridge.realtime.model_events import HistoryEntry
 
@@ -35,7 +35,7 @@ class CallTranscript:
     def caller_started(self, item_id: str, t_ms: int, *, echo: bool) -> list[Action]:
         slot = self._slots[item_id] = CallerTurnSlot(item_id, echo)
         self._history.append(slot)
-        return [] if echo else [ReserveCallerTurn(item_id, t_ms)]
+        return [] if echo else [ReserveTurn(item_id, t_ms)]
 
     def caller_words(self, item_id: str, text: str | None, t_ms: int, failure: str = "") -> list[Action]:
         """Transcription completed (`text`) or failed (None, with `failure`)."""
@@ -44,7 +44,7 @@ class CallTranscript:
             return []
         slot.text = text = (text or "").strip()
         if slot.echo:  # the caller did say something after all: keep it, in its place
-            return [ReserveCallerTurn(item_id, t_ms), FillCallerTurn(item_id, text, "transcribed")] if text else []
+            return [ReserveTurn(item_id, t_ms), FillCallerTurn(item_id, text, "transcribed")] if text else []
         out: list[Action] = []
         if failure:
             out.append(Decide("transcription", "fail", f"caller turn not transcribed: {failure}"))

@@ -17,7 +17,7 @@ from realtime_bridge.call_events import (
     HangUp,
     Play,
     PolicyDone,
-    ReserveCallerTurn,
+    ReserveTurn,
     RunTools,
     SessionClosed,
     SipEnded,
@@ -245,7 +245,7 @@ def test_the_closing_cannot_be_cut_and_nothing_after_it_is_heard(h: Harness) -> 
     out = h.feed(CallerSpeechStarted("item_c9"))  # the caller talks over the goodbye
     assert h.sent(Truncate, out) == [] and h.sent(CancelResponse, out) == []
     assert h.playout.queued_bytes > 0
-    assert h.of(ReserveCallerTurn, out)  # heard and transcribed, just not allowed to cut
+    assert h.of(ReserveTurn, out)  # heard and transcribed, just not allowed to cut
     h.feed(ResponseFinished("resp_close", "completed", "", (("item_close", h.spec.closing),)))
     out = h.feed(ResponseStarted("resp_after", None))  # the model tries to say more
     assert [c.response_id for c in h.sent(CancelResponse, out)] == ["resp_after"]
@@ -285,14 +285,14 @@ def test_a_closing_that_never_starts_still_ends_with_a_bye(h: Harness) -> None:
 def test_caller_turns_keep_speech_order_when_their_text_arrives_late(h: Harness) -> None:
     greeted(h)
     out = h.feed(CallerSpeechStarted("item_c1"))
-    assert h.of(ReserveCallerTurn, out)[0].item_id == "item_c1"
+    assert h.of(ReserveTurn, out)[0].item_id == "item_c1"
     h.feed(CallerTurnCommitted("item_c1"))
     h.respond(None, "resp_1", {"item_a1": 300})  # the reply starts before the caller's text is in
     h.advance(0.4)
     out = h.feed(CallerTranscript("item_c1", "It's for my back."))
     assert h.of(FillCallerTurn, out) == [FillCallerTurn("item_c1", "It's for my back.", "transcribed")]
-    ordered = [a for a in h.actions if isinstance(a, (ReserveCallerTurn, WriteTurn))]
-    assert isinstance(ordered[-2], ReserveCallerTurn) and ordered[-1].text == "said item_a1"  # type: ignore[union-attr]
+    ordered = [a for a in h.actions if isinstance(a, (ReserveTurn, WriteTurn))]
+    assert isinstance(ordered[-2], ReserveTurn) and ordered[-1].text == "said item_a1"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("failure", ["failed", "empty"])
@@ -333,7 +333,7 @@ def test_echo_on_the_line_does_not_cut_the_agent(h: Harness) -> None:
     h.level.loud = False
     out = h.feed(CallerSpeechStarted("item_echo"))
     assert h.sent(Truncate, out) == [] and h.sent(CancelResponse, out) == []
-    assert h.of(ReserveCallerTurn, out) == []  # noise is not a caller turn
+    assert h.of(ReserveTurn, out) == []  # noise is not a caller turn
     assert h.feed(CallerTranscript("item_echo", "")) == []
     h.level.loud = True
     out = h.feed(CallerSpeechStarted("item_c1"))  # real barge-in still works
@@ -425,3 +425,15 @@ def test_idle_is_measured_from_when_the_agent_stopped_speaking(h: Harness) -> No
     assert [r.purpose for r in h.sent(CreateResponse, out)] == []  # silent only since the audio ended
     out = h.advance(1.0)
     assert [r.purpose for r in h.sent(CreateResponse, out)] == ["idle_prompt"]
+
+
+def test_a_turn_cut_mid_response_keeps_its_place_before_the_caller_who_cut_it(h: Harness) -> None:
+    greeting = live(h)
+    h.feed(ResponseStarted("resp_g", greeting.request_id))
+    h.feed(AudioDelta("resp_g", "item_g", b"\x00" * 8 * 2000))  # still streaming: no response.done yet
+    h.advance(0.3)
+    h.feed(CallerSpeechStarted("item_c1"))
+    assert [a.item_id for a in h.of(ReserveTurn)] == ["item_g", "item_c1"]  # the order things were said
+    out = h.feed(ResponseFinished("resp_g", "cancelled", "client_cancelled", (("item_g", h.spec.greeting),)))
+    (turn,) = h.of(WriteTurn, out)
+    assert (turn.item_id, turn.interrupted, turn.heard_ms) == ("item_g", True, 300)

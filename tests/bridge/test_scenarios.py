@@ -78,9 +78,10 @@ def test_every_caller_turn_is_answered(results: dict[str, SimulationResult], nam
 
 
 def _greeting(result: SimulationResult) -> str:
+    from simulator.scenario import load_scenario
     from voice_agent.spec import load_spec
 
-    return load_spec(ROOT / "agents" / "riverside_clinic.yaml").greeting
+    return load_spec(load_scenario(result.scenario).agent).greeting
 
 
 def _decisions(result: SimulationResult, kind: str) -> list[tuple[str, str]]:
