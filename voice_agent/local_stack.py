@@ -72,6 +72,7 @@ def start_local_stack(host: str = "127.0.0.1", port: int = 0) -> LocalStack:
     """Start moto's server on loopback (an ephemeral port unless told) and provision it."""
     from moto.server import ThreadedMotoServer  # dev/local dependency only; never imported in AWS
 
+    _atomic_dynamodb_writes()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
@@ -79,6 +80,32 @@ def start_local_stack(host: str = "127.0.0.1", port: int = 0) -> LocalStack:
     stack = LocalStack(f"http://{bound_host}:{bound_port}", _session(), server)
     provision(stack)
     return stack
+
+
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+
+
+def _atomic_dynamodb_writes() -> None:
+    """DynamoDB checks a write's condition and applies it atomically; moto's threaded server does
+    not (two conditional updates can both pass their check), so the gate's "exactly one of two
+    concurrent end_calls wins" would not hold locally. One lock around moto's writes makes the
+    stand-in as strict as the service. Idempotent."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_voice_agent_atomic", False):
+        return
+    lock = threading.RLock()
+    for name in _WRITES:
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: object, *args: object, _original: Any = original, **kwargs: object) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    DynamoDBBackend._voice_agent_atomic = True  # type: ignore[attr-defined]
 
 
 def attach_local_stack(endpoint_url: str) -> LocalStack:
