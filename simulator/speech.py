@@ -22,7 +22,7 @@ _GAP_MS = 40  # between words: well under any silence_duration_ms, so one uttera
 def available_engine() -> Engine:
     for name in ("espeak-ng", "flite"):
         if shutil.which(name):
-            return name  # type: ignore[return-value]
+            return name
     return "synthetic"
 
 

@@ -179,8 +179,8 @@ class UacCall:
         if contact:
             self._remote_target = parse_name_addr(contact).uri
         self._route_set = list(reversed(resp.headers.values("record-route")))
-        ack = self._request("ACK", cseq=1)
-        self._ack = Transmit(serialize(ack), request_destination(ack, self.transport, self.target.conn_id))
+        request = self._request("ACK", cseq=1)
+        self._ack = Transmit(serialize(request), request_destination(request, self.transport, self.target.conn_id))
         was_ending = self.state is UacState.ENDING
         self.state = UacState.CONFIRMED
         out: list[UacOutput] = [self._ack, Answered(parse_offer(resp.body))]
