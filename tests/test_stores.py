@@ -53,7 +53,17 @@ def test_archive_layout_is_partitioned_by_date(local_stack: LocalStack, store: R
     key = archive.put_transcript(call_id, started_ms, turns)
     assert archive.get_transcript(call_id, started_ms) == turns
     line = json.loads(archive.get_text(key))
-    assert set(line) == {"call_id", "seq", "t_ms", "speaker", "text", "item_id", "interrupted", "heard_ms", "untranscribed"}
+    assert set(line) == {
+        "call_id",
+        "seq",
+        "t_ms",
+        "speaker",
+        "text",
+        "item_id",
+        "interrupted",
+        "heard_ms",
+        "untranscribed",
+    }
 
 
 def test_decisions_are_collected_per_call_and_mask_values(store: RecordStore, call_id: str) -> None:
