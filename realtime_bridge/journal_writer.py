@@ -131,6 +131,8 @@ class JournalWriter:
         self._urgent.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
+            written, requests, lost = self.items_written, self.requests, self.items_lost
+            log.info("journal writer: %d entries in %d requests, %d lost", written, requests, lost)
 
     # ---- the writer thread --------------------------------------------------------------------
     def _run(self) -> None:
