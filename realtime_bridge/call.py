@@ -96,12 +96,9 @@ class Call:
 
     async def sip_ended(self, by_caller: bool) -> None:
         """The SIP dialog is over. A caller hang-up is reported to the gate; then the call stops."""
-        if by_caller:
+        if by_caller:  # if the gate cannot be told, the reaper ends the record from the stopped heartbeat
             self.ended_by_caller = True
-            try:
-                await self.invoker.policy(CallerHungUp(call_id=self.call_id))
-            except Exception:  # the reaper still ends the record from the stopped heartbeat
-                log.exception("call %s: could not report the hang-up", self.call_id)
+            await policy_call(self.invoker, self.call_id, ev.CallPolicy(CallerHungUp(call_id=self.call_id)))
         self._feed(ev.SipEnded(by_caller))
         self._ended.set()
 
@@ -175,15 +172,8 @@ class Call:
                     self._spawn(self._work(tool_round(self.invoker, self.call_id, action, seq)))
                 case ev.CallPolicy():
                     self._spawn(self._work(policy_call(self.invoker, self.call_id, action)))
-                case ev.ReserveTurn():
-                    self.journal.reserve(action.item_id, action.t_ms)
-                case ev.FillCallerTurn():
-                    self.journal.fill(action.item_id, action.text, untranscribed=action.status == "untranscribed")
-                case ev.WriteTurn():
-                    self.journal.add(
-                        action.speaker, action.text, item_id=action.item_id, interrupted=action.interrupted,
-                        heard_ms=action.heard_ms, t_ms=action.t_ms,
-                    )  # fmt: skip
+                case ev.ReserveTurn() | ev.FillCallerTurn() | ev.WriteTurn():
+                    self.journal.record(action)
                 case ev.Decide():
                     extra = dict(action.extra)
                     self.decisions.record(self.call_id, action.kind, action.verdict, action.reason, **extra)  # type: ignore[arg-type]

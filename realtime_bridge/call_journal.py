@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from realtime_bridge.call_events import FillCallerTurn, ReserveTurn, WriteTurn
 from realtime_bridge.journal_writer import JournalWriter
 from voice_agent.decisions import DecisionLine
 from voice_agent.record_store import RecordStore, Turn
@@ -101,6 +102,18 @@ class CallJournal:
             untranscribed=untranscribed,
         )  # fmt: skip
         return self._keep(turn)
+
+    def record(self, action: ReserveTurn | FillCallerTurn | WriteTurn) -> None:
+        """Carry out one of call control's transcript actions."""
+        if isinstance(action, ReserveTurn):
+            self.reserve(action.item_id, action.t_ms)
+        elif isinstance(action, FillCallerTurn):
+            self.fill(action.item_id, action.text, untranscribed=action.status == "untranscribed")
+        else:
+            self.add(
+                action.speaker, action.text, item_id=action.item_id, interrupted=action.interrupted,
+                heard_ms=action.heard_ms, t_ms=action.t_ms,
+            )  # fmt: skip
 
     def seq_of(self, item_id: str | None) -> int | None:
         return self._seqs.get(item_id) if item_id is not None else None
