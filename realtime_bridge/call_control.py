@@ -312,7 +312,7 @@ class CallControl:
             self._request(SpeechRequest("greeting", text=self.spec.greeting))
         else:
             self._decide("model_session", "accept", f"session {self.session} live, seeded with the call so far")
-            if self.transcript.caller_spoke_last() and self.closing.state is Closing.NONE:
+            if self.transcript.caller_awaits_answer() and self.closing.state is Closing.NONE:
                 self._request(SpeechRequest("resume"))  # the caller's last turn lost its answer
         self._pump()
 

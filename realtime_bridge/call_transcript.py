@@ -60,12 +60,14 @@ class CallTranscript:
             out += self.caller_words(item_id, None, t_ms, reason)
         return out
 
-    def caller_spoke_last(self) -> bool:
+    def caller_awaits_answer(self) -> bool:
+        """The caller's words are the last thing said: a new session owes them an answer. (Words
+        lost with a dropped session are not: the audio kept through the gap brings them again.)"""
         for entry in reversed(self._history):
             if isinstance(entry, HistoryEntry):
                 return False
             if not entry.echo:
-                return True
+                return bool(entry.text)
         return False
 
     # ---- agent ---------------------------------------------------------------------------------
