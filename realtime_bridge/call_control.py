@@ -182,6 +182,7 @@ class CallControl:
         self._active: str | None = None  # response id in flight
         self._responses: dict[str, ResponseInfo] = {}
         self._closing_response: str | None = None
+        self._closing_cap = 0.0
         self._closing_item: str | None = None
         self._reports = 0
         self.transcript = CallTranscript(self.playback, self.playout.played_ms)
@@ -456,6 +457,11 @@ class CallControl:
             self._closing_item = info.first_item
             if info.first_item is None and not any(r.purpose == "closing" for r in self._queue):
                 self._deadlines["grace"] = now  # nothing to play and no retry coming: report at once
+            elif "closing" in self._deadlines:
+                # A long closing, or a slow start, must not be cut by its own deadline: let what is
+                # queued play out (plus the grace), within the cap set when the gate said CLOSING.
+                played_out = now + self.playout.queued_bytes / BYTES_PER_MS / 1000 + 2 * self.settings.closing_grace_s
+                self._deadlines["closing"] = min(max(self._deadlines["closing"], played_out), self._closing_cap)
         self._pump()
 
     def _retry_unheard(self, info: ResponseInfo, event: ResponseFinished) -> None:
@@ -604,6 +610,7 @@ class CallControl:
                         self.closing.fire(ClosingEvent.GATE_CLOSING, "the gate allowed the closing")
                         self.attention.fire(AttentionEvent.CLOSING, "closing")
                         self._deadlines["closing"] = self._now + d.teardown_ms / 1000
+                        self._closing_cap = self._now + 2 * d.teardown_ms / 1000  # the most a closing may take
                         self._deadlines.pop("idle", None)
                         self._cancel_for_closing()
                         self._request(SpeechRequest("closing", text=d.text))

@@ -437,3 +437,16 @@ def test_a_turn_cut_mid_response_keeps_its_place_before_the_caller_who_cut_it(h:
     out = h.feed(ResponseFinished("resp_g", "cancelled", "client_cancelled", (("item_g", h.spec.greeting),)))
     (turn,) = h.of(WriteTurn, out)
     assert (turn.item_id, turn.interrupted, turn.heard_ms) == ("item_g", True, 300)
+
+
+def test_a_closing_longer_than_its_teardown_plays_out_within_the_cap(h: Harness) -> None:
+    greeted(h)
+    h.feed(PolicyDone("max_duration", True, (closing(h),)))
+    teardown_s = h.spec.limits.closing_teardown_ms / 1000
+    h.respond(h.last_request(), "resp_close", {"item_close": int(teardown_s * 1000) + 1500})
+    out = h.advance(teardown_s + 0.5)
+    assert h.of(CallPolicy, out) == []  # still playing: its own deadline does not cut it
+    out = h.advance(2.0)
+    assert [type(a.event) for a in h.of(CallPolicy, out)] == [ClosingPlayed]
+    written = [t for t in h.of(WriteTurn) if t.item_id == "item_close"]
+    assert written and not written[0].interrupted  # heard whole

@@ -32,7 +32,9 @@ def test_fabrications_are_not_written(rates: dict[str, Rates], cls: str) -> None
 @pytest.mark.parametrize("cls", [c for c, (group, _, _) in CLASSES.items() if group in ("positive", "deviation")])
 def test_the_callers_real_values_are_written(rates: dict[str, Rates], cls: str) -> None:
     r = rates[cls]
-    assert r.written / r.cases >= 0.98 and r.wrong_written / r.cases <= 0.005, table(rates)
+    # A recovered caller's wording is the wrong span about 0.5% of the time (0.43% of 3,000 in
+    # bench/evidence_corpus.py, 4 of 700 in one full-suite run): a 1% bar reports a regression, not noise.
+    assert r.written / r.cases >= 0.98 and r.wrong_written / r.cases <= 0.01, table(rates)
 
 
 @pytest.mark.parametrize("cls", [c for c, (group, _, _) in CLASSES.items() if group == "candidate"])
