@@ -3,7 +3,7 @@ bridge, the simulated model misbehaving as the scenario says, the post-call pass
 result checked against the scenario's expectations plus what each one is there to prove.
 
 Calls run a few at a time (each in its own local world; the caller speaks in real time, so a
-machine of two cores carries about six at once without bending their timing); one more goes
+machine of two cores carries about four at once without bending their timing); one more goes
 through the `voice-agent simulate --json --tcp` command line as a user runs it.
 """
 
@@ -23,7 +23,7 @@ from ..conftest import ROOT
 
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 CLI_SCENARIO = ROOT / "scenarios" / "caller_hang_up.yaml"
-AT_ONCE = 6
+AT_ONCE = 4
 NO_MODEL = {"model_refuse_connect", "model_reject_session_update"}  # no session: nobody answers
 
 
@@ -63,7 +63,12 @@ def test_scenario_expectations_hold(results: dict[str, SimulationResult], name: 
     assert result.caller.answered
     if name not in NO_MODEL:
         assert result.transcript[0].speaker == "agent"
-        greetings = [t for t in result.transcript if t.speaker == "agent" and t.text == _greeting(result)]
+        greeting = _greeting(result)
+        # A greeting the caller talked over is in the transcript as far as it was heard.
+        greetings = [
+            t for t in result.transcript
+            if t.speaker == "agent" and t.text and (greeting.startswith(t.text) or t.text.startswith(greeting[:20]))
+        ]  # fmt: skip
         assert len(greetings) == 1, "the caller is greeted once, reconnects included"
 
 
