@@ -200,10 +200,6 @@ class CallControl:
     def model_ready(self) -> bool:
         return self.link.state is Link.LIVE
 
-    @property
-    def over(self) -> bool:
-        return self.closing.state is Closing.HUNG_UP
-
     def start(self, now: float) -> list[Action]:
         self._deadlines["max"] = self.t0 + self.spec.limits.max_call_seconds
         self._last_activity = self._last_caller = now
