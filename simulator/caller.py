@@ -75,7 +75,7 @@ class SimulatedCaller:
         self._audio = list(audio) if audio is not None else None
         self._on_event = on_event
         self._tracker = AgentSpeechTracker(silence_ms=self.options.agent_silence_ms)
-        self._wake = asyncio.Event()  # set on agent speech onset and on any SIP change
+        self._wake = asyncio.Event()  # set when agent speech starts or ends and on any SIP change
         self._events: list[CallerEvent] = []
         self._turns: list[CallerTurn] = []
         self._t0 = 0.0
@@ -182,6 +182,7 @@ class SimulatedCaller:
             self._log_closed(closed)
             if started is not None:
                 self._log("agent_speech_start", at=started.start)
+            if closed or started is not None:
                 self._wake.set()
 
     async def _speak_scenario(self, leg: CallerSipLeg, media: RtpSession, audio: Sequence[bytes | None]) -> None:

@@ -192,7 +192,10 @@ def test_no_model_session_ends_the_call_through_the_gate(results: dict[str, Simu
 
 def test_echo_never_cuts_the_agent(results: dict[str, SimulationResult]) -> None:
     result = results["model_echo_speech_started"]
-    assert not [t for t in result.transcript if t.speaker == "agent" and t.interrupted]
+    over = [t.index for t in result.caller.turns if t.agent_was_speaking]
+    assert not over, f"the simulated caller talked over the agent (turns {over}): a real barge-in, not echo"
+    cut = [t for t in result.transcript if t.speaker == "agent" and t.interrupted]
+    assert not cut, [reason for _, reason in _decisions(result, "intervention")]
     assert any("echo" in reason for _, reason in _decisions(result, "intervention"))
 
 

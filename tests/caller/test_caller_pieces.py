@@ -48,23 +48,41 @@ def test_prepare_turn_audio_renders_spoken_turns_only() -> None:
     assert mulaw.duration_ms(spoken) > 500
 
 
-def test_tracker_finds_utterances_across_short_gaps_and_ends_them_by_time() -> None:
+def test_tracker_finds_utterances_across_short_gaps_and_ends_them_by_media_time() -> None:
     tracker = AgentSpeechTracker(silence_ms=700)
     loud, quiet, idle = tone(20), tone(20, 20), mulaw.silence(20)
-    started = []
-    for n, payload in enumerate([loud] * 10 + [idle] * 15 + [loud] * 5 + [quiet] * 20):  # a 300 ms gap inside
-        closed, start = tracker.feed(payload, n / 50)
-        assert closed == []
+    started, closed = [], []
+    for n, payload in enumerate([loud] * 10 + [idle] * 15 + [loud] * 5 + [quiet] * 34):  # a 300 ms gap inside
+        ended, start = tracker.feed(payload, n / 50)
+        closed += ended
         started += [start] if start else []
     (segment,) = started
-    assert segment.start == 0.0 and tracker.current is segment
-    assert tracker.quiet_deadline() == pytest.approx(0.58 + 0.7)
-    assert tracker.poll(1.279) == [] and tracker.poll(1.281) == [segment]  # no frames needed to end it
-    assert segment.ended and segment.duration_ms == 600 and tracker.current is None
-    assert tracker.audio_frames == 35  # the quiet-but-not-silent frames count as agent audio
+    assert closed == [] and segment.start == 0.0 and tracker.current is segment
+    ended, _ = tracker.feed(quiet, 64 / 50)  # the 35th quiet frame: 700 ms of the far end's audio
+    assert ended == [segment] and segment.ended and segment.duration_ms == 600 and tracker.current is None
+    assert tracker.audio_frames == 50  # the quiet-but-not-silent frames count as agent audio, idle ones not
     closed, again = tracker.feed(loud, 2.0)
     assert closed == [] and again is not None and tracker.first_started_after(0.1) is again
     assert tracker.finish() == [again] and again.ended
+
+
+def test_a_stalled_listener_does_not_end_the_agent_mid_sentence() -> None:
+    """Frames that reach a busy process late (a sentence pause, then a 900 ms stall) are the
+    same audio: the utterance goes on."""
+    tracker = AgentSpeechTracker(silence_ms=700)
+    loud, idle = tone(20), mulaw.silence(20)
+    tracker.feed(loud, 0.0)
+    for n in range(15):  # a 300 ms sentence pause
+        assert tracker.feed(idle, 0.02 * (n + 1)) == ([], None)
+    assert tracker.poll(1.2) == []  # the loop wakes late, before the late frames are read
+    assert tracker.feed(loud, 1.2) == ([], None) and tracker.current is not None
+
+
+def test_a_far_end_that_stops_sending_ends_the_utterance_by_time() -> None:
+    tracker = AgentSpeechTracker(silence_ms=700)
+    _, segment = tracker.feed(tone(20), 1.0)
+    assert segment is not None and tracker.quiet_deadline() == pytest.approx(2.4)
+    assert tracker.poll(2.39) == [] and tracker.poll(2.41) == [segment] and tracker.current is None
 
 
 def test_options_are_strict_and_audio_must_match_the_turns() -> None:
