@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, assert_never
@@ -25,14 +24,13 @@ from realtime_bridge.realtime.session_config import build_session
 from realtime_bridge.realtime.translate import decode, encode
 from realtime_bridge.rtp.dtmf import DtmfDigit
 from realtime_bridge.rtp.session import AudioFrame, RtpSession
+from realtime_bridge.task_group import CallTasks
 from realtime_bridge.tool_invoker import ToolInvoker
 from realtime_bridge.uplink import Uplink
 from voice_agent.cost import Usage
 from voice_agent.decisions import DecisionLog
 from voice_agent.invocation import CallerHungUp
 from voice_agent.spec import AgentSpec
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,30 +64,28 @@ class Call:
             call_id, spec, self.session, media.playout, self.uplink.level, self._loop.time(), settings.control
         )
         self._client: RealtimeClient | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._armed: float | None = None
         self._ended = asyncio.Event()
-        self._broken = False
+        self._tasks = CallTasks(call_id, self._ended.set)  # a broken task ends the call with a BYE
         self._hung_up = False
         self.ended_by_caller = False
 
     # ---- lifecycle ----------------------------------------------------------------------------
     async def run(self) -> None:
         self.journal.start()
-        supervised = [self._spawn(self._uplink()), self._spawn(self._sender()), self._spawn(self._ended.wait())]
+        spawn = self._tasks.spawn
+        supervised = [spawn(self._uplink()), spawn(self._sender()), spawn(self._ended.wait())]
         self._apply(self.control.start(self._loop.time()))
         try:
             await asyncio.wait(supervised, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._apply(self.control.finish(self._loop.time()))
-            if self._broken or not self._ended.is_set():
+            if self._tasks.broken or not self._ended.is_set():
                 self._bye()  # the call broke on our side: never leave a caller on an open line
             if self._timer is not None:
                 self._timer.cancel()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._tasks.cancel_all()
             if self._client is not None:
                 await self._client.close()
             await self.journal.close()
@@ -139,7 +135,7 @@ class Call:
         old, client = self._client, self._connect()
         if old is not None:
             self._client = None
-            self._spawn(old.close())
+            self._tasks.spawn(old.close())
         try:
             await client.connect(self.settings.model)
         except ConnectRefused as exc:
@@ -149,7 +145,7 @@ class Call:
         while not self._queue.empty():
             self._queue.get_nowait()  # nothing queued for the old session may reach the new one
         self._client = client
-        self._spawn(self._read(client))
+        self._tasks.spawn(self._read(client))
         self._feed(ev.Connected(state))
 
     # ---- carrying out call control's actions --------------------------------------------------
@@ -164,14 +160,14 @@ class Call:
                 case ev.Send():
                     self._queue.put_nowait(encode(action.command))
                 case ev.Connect():
-                    self._spawn(self._open(action.delay_s))
+                    self._tasks.spawn(self._open(action.delay_s))
                 case ev.FlushAudio():
                     self._flush_gap()
                 case ev.RunTools():
                     seq = self.journal.seq_of(action.answers_item)
-                    self._spawn(self._work(tool_round(self.invoker, self.call_id, action, seq)))
+                    self._tasks.spawn(self._work(tool_round(self.invoker, self.call_id, action, seq)))
                 case ev.CallPolicy():
-                    self._spawn(self._work(policy_call(self.invoker, self.call_id, action)))
+                    self._tasks.spawn(self._work(policy_call(self.invoker, self.call_id, action)))
                 case ev.ReserveTurn() | ev.FillCallerTurn() | ev.WriteTurn():
                     self.journal.record(action)
                 case ev.Decide():
@@ -208,19 +204,6 @@ class Call:
         self._feed(await result)  # a worker's result comes back as an event
 
     # ---- helpers ------------------------------------------------------------------------------
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("call %s: task failed; ending the call", self.call_id, exc_info=task.exception())
-            self._broken = True
-            self._ended.set()  # run() sends the BYE: a broken task never leaves the caller unheard
-
     def _bye(self) -> None:
         if not self._hung_up:
             self._hung_up = True
