@@ -55,7 +55,9 @@ def run_target(target: str, n: int, duration_s: float, seed: int) -> dict[str, A
     try:
         fake, model_url = procs.fake_model(stats_path, seed)
         if target == "ours":
-            proc, sip_port = procs.bridge(model_url, procs.moto(), max_calls=n + 10)
+            aws = procs.moto()
+            lambda_url = procs.local_lambda(aws, model_url)
+            proc, sip_port = procs.bridge(model_url, aws, max_calls=n + 10, lambda_url=lambda_url)
         else:
             proc, sip_port = procs.null_relay(model_url)
         window: dict[str, float] = {}

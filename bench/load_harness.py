@@ -471,12 +471,20 @@ class Processes:
         wait_http(url + "/moto-api/", 30, "moto")
         return url
 
-    def bridge(self, model_url: str, aws: str, max_calls: int) -> tuple[subprocess.Popen[str], int]:
-        """`voice-agent serve --local` on the fake model and the moto process (its decisions on
-        stdout go nowhere: writing them stays in the measured CPU, as in production)."""
+    def local_lambda(self, aws: str, model_url: str) -> str:
+        """The Lambda stand-in (simulator/local_lambda.py): tools, policy and the post-call pass in
+        a process of their own, as in AWS; its CPU is not the bridge's."""
+        argv = [sys.executable, "-m", "simulator.local_lambda", "--aws-endpoint", aws, "--openai-base-url", model_url]
+        _, url = self.ready_line("local_lambda", argv)
+        return url
+
+    def bridge(self, model_url: str, aws: str, max_calls: int, lambda_url: str) -> tuple[subprocess.Popen[str], int]:
+        """`voice-agent serve --local` on the fake model, the moto process and the Lambda stand-in
+        (its decisions on stdout go nowhere: writing them stays in the measured CPU, as in production)."""
         sip, health = free_port(), free_port()
         exe = str(Path(sys.executable).with_name("voice-agent"))
         argv = [exe, "serve", "--local", "--openai-base-url", model_url, "--aws-endpoint", aws]
+        argv += ["--lambda-endpoint", lambda_url]
         argv += ["--sip-port", str(sip), "--health-port", str(health), "--max-calls", str(max_calls)]
         proc = self.spawn("bridge", [*argv, "--drain-deadline", "5"])
         wait_http(f"http://127.0.0.1:{health}/health", 90, "the bridge", proc, self)

@@ -139,7 +139,7 @@ def run_transport(transport: Transport, n: int, hold_s: float, rate: float, seed
     try:
         fake, model_url = procs.fake_model(work / "fake_model.json", seed, tool_every=0)
         aws = procs.moto()
-        bridge, sip_port = procs.bridge(model_url, aws, max_calls=n + 10)
+        bridge, sip_port = procs.bridge(model_url, aws, max_calls=n + 10, lambda_url=procs.local_lambda(aws, model_url))
         queue_url = watch_call_ended(aws)
         plans = [CallPlan(i, lead_frames=60, dtmf=f"{i:04d}") for i in range(n)]
         caller = LoadCaller(sip_port, transport)

@@ -24,8 +24,9 @@ from realtime_bridge.call import CallSettings
 from realtime_bridge.realtime.client import OpenAIRealtimeClient
 from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.server import SipServer
-from realtime_bridge.tool_invoker import InProcessInvoker
+from realtime_bridge.tool_invoker import InProcessInvoker, LambdaInvoker, ToolInvoker
 from simulator import server as simulator_server
+from simulator.local_lambda import POLICY_FUNCTION, TOOLS_FUNCTION
 from simulator.loopback_tls import LoopbackTls
 from simulator.scenario import Scenario
 from voice_agent.archive_store import ArchiveStore
@@ -118,10 +119,13 @@ async def start_local_parts(
     turn_listener: Callable[[Turn], None] | None = None,
     aws_endpoint: str | None = None,
     target: ModelTarget | None = None,
+    lambda_endpoint: str | None = None,
 ) -> LocalParts:
     """moto + the OpenAI stand-in, and the bridge's dependencies wired to them. With
     `aws_endpoint`, an already running moto server (another process) holds the state; with
-    `target`, the model (realtime and post-call) is that endpoint and no stand-in starts."""
+    `target`, the model (realtime and post-call) is that endpoint and no stand-in starts; with
+    `lambda_endpoint` (simulator/local_lambda.py on that moto), tools, policy and the post-call
+    pass run there, invoked as in AWS, and the bridge only publishes CallEnded."""
     spec = load_spec(spec_path)
     stack = (
         await asyncio.to_thread(attach_local_stack, aws_endpoint)
@@ -153,12 +157,17 @@ async def start_local_parts(
     def realtime() -> OpenAIRealtimeClient:
         return OpenAIRealtimeClient(model_client)
 
+    invoker: ToolInvoker = InProcessInvoker(ToolExecutor(runtime), PolicyService(runtime))
+    sink: BusPublisher | LocalPostCall = LocalPostCall(bus, reconciler)
+    if lambda_endpoint:  # production's wiring: only the endpoints differ
+        client = stack.session.client("lambda", endpoint_url=lambda_endpoint)
+        invoker, sink = LambdaInvoker(client, TOOLS_FUNCTION, POLICY_FUNCTION), bus
     deps = BridgeDeps(
         spec=spec,
         store=store,
         archive=archive,
-        sink=LocalPostCall(bus, reconciler),
-        invoker=InProcessInvoker(ToolExecutor(runtime), PolicyService(runtime)),
+        sink=sink,
+        invoker=invoker,
         realtime=realtime,
         call_settings=CallSettings(model=model or spec.model),
         heartbeat_s=5.0,
@@ -200,6 +209,7 @@ async def serve_local(
     drain_deadline_s: float = 30.0,
     openai_base_url: str | None = None,
     max_calls: int | None = None,
+    lambda_endpoint: str | None = None,
 ) -> None:
     """`voice-agent serve --local`: the production serving loop on the embedded stand-ins (or on
     the model endpoint `model_target` picks)."""
@@ -214,6 +224,7 @@ async def serve_local(
         aws_endpoint=aws_endpoint,
         decision_sinks=(StreamSink(sys.stdout),),  # the operator sees every decision as a JSON line
         target=target,
+        lambda_endpoint=lambda_endpoint,
     )
     limits = {"max_calls": max_calls} if max_calls else {}
     config = SipConfig(bind_host="127.0.0.1", sip_port=sip_port, transports=("udp", "tcp"), **limits)
@@ -225,6 +236,7 @@ async def serve_local(
     print(
         f"Local stack up: SIP on 127.0.0.1:{sip_port} (UDP and TCP), health on 127.0.0.1:{health_port}/health\n"
         f"  AWS (moto):    {parts.stack.endpoint_url}\n"
+        f"  Lambda:        {lambda_endpoint or 'in-process (the same handlers code, on worker threads)'}\n"
         f"{model_line} (max {config.max_calls} calls)\n"
         f"Call it with: python -m simulator.caller --scenario scenarios/riverside_happy_path.yaml --port {sip_port}\n"
         "Ctrl-C drains and stops.",

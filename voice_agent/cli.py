@@ -46,6 +46,12 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.lambda_endpoint and not args.aws_endpoint:
+        print(
+            "error: --lambda-endpoint needs --aws-endpoint: the functions and the bridge share one moto",
+            file=sys.stderr,
+        )
+        return 2
     if args.local and args.scenario and args.openai_base_url:
         print("error: --scenario drives the simulated model; it cannot go with --openai-base-url", file=sys.stderr)
         return 2
@@ -64,6 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
                 drain_deadline_s=args.drain_deadline,
                 openai_base_url=args.openai_base_url,
                 max_calls=args.max_calls,
+                lambda_endpoint=args.lambda_endpoint,
             )
         )
         return 0
@@ -125,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         "OPENAI_API_KEY in the environment means the real service",
     )
     p.add_argument("--max-calls", type=_positive_int, help="--local: concurrent calls before new ones get 503")
+    p.add_argument(
+        "--lambda-endpoint",
+        metavar="URL",
+        help="--local: invoke tools and policy at this Lambda stand-in (python -m simulator.local_lambda, on the same "
+        "--aws-endpoint) as production does, instead of in-process",
+    )
     p.set_defaults(run=_serve)
 
     calls_cli.register(sub)

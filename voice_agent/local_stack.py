@@ -44,7 +44,7 @@ class LocalStack:
             self.server = None
 
 
-def _session() -> boto3.Session:
+def local_session() -> boto3.Session:
     # Dummy credentials: moto accepts any, and real ones must never be sent to a local endpoint.
     return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=LOCAL_REGION)
 
@@ -77,7 +77,7 @@ def start_local_stack(host: str = "127.0.0.1", port: int = 0) -> LocalStack:
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
-    stack = LocalStack(f"http://{bound_host}:{bound_port}", _session(), server)
+    stack = LocalStack(f"http://{bound_host}:{bound_port}", local_session(), server)
     provision(stack)
     return stack
 
@@ -110,7 +110,7 @@ def _atomic_dynamodb_writes() -> None:
 
 def attach_local_stack(endpoint_url: str) -> LocalStack:
     """Use a local stack another process started (e.g. `voice-agent serve --local`)."""
-    stack = LocalStack(endpoint_url, _session())
+    stack = LocalStack(endpoint_url, local_session())
     provision(stack)
     return stack
 
