@@ -21,7 +21,6 @@ from openai.types.realtime import (
     InputAudioBufferSpeechStartedEvent,
     InputAudioBufferSpeechStoppedEvent,
     RealtimeErrorEvent,
-    ResponseAudioTranscriptDeltaEvent,
     ResponseCreatedEvent,
     ResponseDoneEvent,
     ResponseOutputItemAddedEvent,
@@ -59,6 +58,22 @@ from realtime_bridge.realtime.model_events import (
 INVALID_SERVER_EVENT = "invalid_server_event"
 PCMU = "audio/pcmu"
 _AUDIO_DELTA = "response.output_audio.delta"
+_TRANSCRIPT_DELTA = "response.output_audio_transcript.delta"
+# Frequent events nothing in the bridge reads (item bookkeeping, streamed deltas we do not use):
+# dropped on their type, before the SDK's validation, which costs more than the rest of `decode`.
+_UNREAD = frozenset({
+    "conversation.item.added",
+    "conversation.item.done",
+    "conversation.item.input_audio_transcription.delta",
+    "rate_limits.updated",
+    "response.content_part.added",
+    "response.content_part.done",
+    "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+    "response.output_audio.done",
+    "response.output_audio_transcript.done",
+    "response.output_item.done",
+})  # fmt: skip
 audio_append = audio_append_json  # the caller's frames: the one encoder that skips validation
 
 
@@ -70,8 +85,13 @@ def decode(raw: str | bytes) -> ModelEvent | None:
         return _invalid(f"not JSON: {exc}")
     if not isinstance(data, dict):
         return _invalid(f"not an object: {type(data).__name__}")
-    if data.get("type") == _AUDIO_DELTA:
+    kind = data.get("type")
+    if kind == _AUDIO_DELTA:
         return _audio_delta(data)
+    if kind in _UNREAD:
+        return None
+    if kind == _TRANSCRIPT_DELTA:
+        return _transcript_delta(data)
     try:
         event = SERVER_EVENT.validate_python(data)
     except ValidationError as exc:
@@ -92,6 +112,13 @@ def _audio_delta(data: dict[str, Any]) -> ModelEvent:
     return AudioDelta(response_id, item_id, audio)
 
 
+def _transcript_delta(data: dict[str, Any]) -> ModelEvent:
+    item_id, delta = data.get("item_id"), data.get("delta")
+    if not (isinstance(item_id, str) and isinstance(delta, str)):
+        return _invalid("response.output_audio_transcript.delta without item_id and delta")
+    return AgentTranscriptDelta(item_id, delta)
+
+
 def _neutral(event: object) -> ModelEvent | None:
     match event:
         case SessionUpdatedEvent():
@@ -110,8 +137,6 @@ def _neutral(event: object) -> ModelEvent | None:
             metadata = event.response.metadata or {}
             request = metadata.get("request")
             return ResponseStarted(event.response.id or "", request if isinstance(request, str) else None)
-        case ResponseAudioTranscriptDeltaEvent():
-            return AgentTranscriptDelta(event.item_id, event.delta)
         case ResponseOutputItemAddedEvent():
             item = event.item
             if item.type == "function_call":
