@@ -26,14 +26,15 @@ from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.server import SipServer
 from realtime_bridge.tool_invoker import InProcessInvoker
 from simulator import server as simulator_server
+from simulator.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, attach_local_stack, start_local_stack
 from simulator.loopback_tls import LoopbackTls
 from simulator.scenario import Scenario
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.call_runtime import CallRuntime
 from voice_agent.decisions import CallbackSink, DecisionLog, DecisionSink, StreamSink
-from voice_agent.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, attach_local_stack, start_local_stack
+from voice_agent.event_bus import BusPublisher
 from voice_agent.policy_service import PolicyService
-from voice_agent.post_call import BusPublisher, Reconciler
+from voice_agent.post_call import Reconciler
 from voice_agent.record_store import RecordStore, Turn
 from voice_agent.spec import AgentSpec, load_spec
 from voice_agent.tool_executor import ToolExecutor

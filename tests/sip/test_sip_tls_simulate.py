@@ -13,7 +13,7 @@ import pytest
 
 from simulator.caller_audio import prepare_turn_audio
 from tests.sip.loopback_capture import LoopbackCapture, assert_srtp_only
-from voice_agent.cli import main
+from voice_agent_cli.main import main
 
 HAPPY_PATH = Path(__file__).resolve().parents[2] / "scenarios" / "riverside_happy_path.yaml"
 

@@ -1,15 +1,24 @@
-"""`voice-agent`: the command line. Every failure is one clear line on stderr and a non-zero exit."""
+"""`voice-agent`: the command line. Every failure is one clear line on stderr and a non-zero exit.
+
+This package is the composition root: the one place that may import several deployables. `demo`,
+`simulate` and `serve --local` start the simulator, `serve` the bridge; each is imported lazily
+inside its command, so the production image (which has no `simulator/`) runs `voice-agent serve`.
+The library (`voice_agent`) imports none of this (an import-linter contract keeps it so).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from . import calls_cli
-from .spec import SpecError, load_spec
-from .tool_catalog import build_tools
+from voice_agent.spec import SpecError, load_spec
+from voice_agent.tool_catalog import build_tools
+
+from . import audit, calls
 
 
 def _check_spec(args: argparse.Namespace) -> int:
@@ -25,24 +34,35 @@ def _tools(args: argparse.Namespace) -> int:
     return 0
 
 
-# The CLI is the composition root: `demo`, `simulate` and `serve` start deployables (the bridge,
-# the simulator), so they are imported here lazily; the library itself never imports them.
 def _demo(args: argparse.Namespace) -> int:
     from simulator.commands import demo
 
-    return demo(args.out)
+    return demo(args.out, then=_draw_demo_call)
 
 
-def _text_demo(args: argparse.Namespace) -> int:
-    from .text_demo import run_text_demo
+def _draw_demo_call(out_dir: Path, call_id: str) -> None:
+    """`make demo` ends with the call's picture (voice-agent calls timeline)."""
+    from .local_archive import LocalArchive
+    from .timeline import TimelineError, write_timeline
 
-    return run_text_demo(args.out)
+    call = LocalArchive(out_dir).get(call_id)
+    if call is None:
+        return
+    out = out_dir / f"{call_id}.timeline.png"
+    try:
+        write_timeline(call.record, call.transcript, call.decisions, out)
+    except TimelineError as err:
+        print(f"\n(no picture of the call: {err})")
+        return
+    shown = out.resolve().relative_to(Path.cwd()) if out.resolve().is_relative_to(Path.cwd()) else out
+    print(f"\nThe call as a picture: {shown}   (voice-agent calls timeline {call_id} --out FILE.svg|.png|.html)")
 
 
 def _simulate(args: argparse.Namespace) -> int:
     from simulator.commands import simulate
 
-    return simulate(args.scenario, args.json, "tls" if args.tls else "tcp" if args.tcp else "udp")
+    transport = "tls" if args.tls else "tcp" if args.tcp else "udp"
+    return simulate(args.scenario, args.json, transport, out_dir=None if args.no_files else args.out)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -98,13 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=".local/demo", metavar="DIR", help="where to write transcript, record, decisions")
     p.set_defaults(run=_demo)
 
-    p = sub.add_parser("text-demo", help="the same policy walk without audio: scripted tool calls on the local stack")
-    p.add_argument("--out", default=".local/text-demo", metavar="DIR", help="where to write the files")
-    p.set_defaults(run=_text_demo)
-
     p = sub.add_parser("simulate", help="run one scenario through the whole local stack; exit 0 when it holds")
     p.add_argument("scenario", metavar="SCENARIO.yaml")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of the live conversation")
+    p.add_argument("--out", default=".local/demo", metavar="DIR", help="where to write transcript, record, decisions")
+    p.add_argument("--no-files", action="store_true", help="write no files")
     wire = p.add_mutually_exclusive_group()
     wire.add_argument("--tcp", action="store_true", help="place the SIP call over TCP (default UDP)")
     wire.add_argument("--tls", action="store_true", help="encrypted: SIP over TLS and SRTP media (test certificates)")
@@ -127,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-calls", type=_positive_int, help="--local: concurrent calls before new ones get 503")
     p.set_defaults(run=_serve)
 
-    calls_cli.register(sub)
+    calls.register(sub)
+    audit.register(sub)
     return parser
 
 
@@ -138,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `voice-agent ... | head`: the reader has all it wanted
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # nothing more may reach the closed pipe
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
