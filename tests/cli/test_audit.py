@@ -149,3 +149,40 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
 def test_an_empty_archive_answers_no_rows(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "gate_denials", "--local", str(tmp_path), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+class FakeAthena:
+    """Athena's API shape, in memory: what `--athena` sends, and a result set to page through."""
+
+    def __init__(self) -> None:
+        self.started: list[dict[str, Any]] = []
+        self.polls = 0
+
+    def start_query_execution(self, **kwargs: Any) -> dict[str, Any]:
+        self.started.append(kwargs)
+        return {"QueryExecutionId": "q-1"}
+
+    def get_query_execution(self, QueryExecutionId: str) -> dict[str, Any]:
+        self.polls += 1
+        return {"QueryExecution": {"Status": {"State": "SUCCEEDED"}}}
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "get_query_results"
+        header = {"Data": [{"VarCharValue": "at"}, {"VarCharValue": "decision"}]}
+        row = {"Data": [{"VarCharValue": "2026-12-06 20:51:00.967"}, {"VarCharValue": "end_call_gate"}]}
+        page = {"ResultSet": {"ResultSetMetadata": {"ColumnInfo": [{"Name": "at"}, {"Name": "decision"}]},
+                              "Rows": [header, row]}}  # fmt: skip
+        return type("P", (), {"paginate": lambda self, **kw: iter([page])})()
+
+
+def test_athena_runs_the_same_sql_text_with_quoted_parameters() -> None:
+    from voice_agent_cli.audit import run_athena
+
+    athena = FakeAthena()
+    query = load_queries()["call_decisions"]
+    columns, rows = run_athena(query, ["CA'x"], "voice-agent-audit", "voice_agent", client=athena)
+    (sent,) = athena.started
+    assert sent["QueryString"] == query.sql
+    assert sent["WorkGroup"] == "voice-agent-audit" and sent["QueryExecutionContext"] == {"Database": "voice_agent"}
+    assert sent["ExecutionParameters"] == ["'CA''x'"]
+    assert columns == ["at", "decision"] and rows == [("2026-12-06 20:51:00.967", "end_call_gate")]
