@@ -82,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def local_store(endpoint_url: str, table: str) -> RecordStore:
+    """The calls table of a local stack (dummy credentials: real ones are never sent to it)."""
+    session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=LOCAL_REGION)
+    return RecordStore(session.resource("dynamodb", endpoint_url=endpoint_url).Table(table))
+
+
 def _stores(args: argparse.Namespace) -> tuple[RecordStore, ArchiveStore]:
     if args.endpoint_url:
         # A local endpoint gets dummy credentials: real ones are never sent to it.

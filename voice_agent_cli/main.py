@@ -9,16 +9,18 @@ The library (`voice_agent`) imports none of this (an import-linter contract keep
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from voice_agent.spec import SpecError, load_spec
 from voice_agent.tool_catalog import build_tools
 
-from . import audit, calls
+from . import audit, calls, watch
 
 
 def _check_spec(args: argparse.Namespace) -> int:
@@ -70,26 +72,77 @@ def _serve(args: argparse.Namespace) -> int:
         print("error: --scenario drives the simulated model; it cannot go with --openai-base-url", file=sys.stderr)
         return 2
     if args.local:
-        import asyncio
+        return _serve_local(args)
+    from realtime_bridge.main import main as serve_main
 
-        from simulator.local_world import serve_local
+    return serve_main()
 
+
+def _serve_local(args: argparse.Namespace) -> int:
+    """The serving loop on the stand-ins, with the calls shown as they happen (`watch.py`): turns
+    and decisions as readable lines, or with --json the decision lines as JSON."""
+    import asyncio
+    import threading
+
+    from simulator.local_stack import LOCAL_TABLE, start_local_stack
+    from simulator.local_world import serve_local
+
+    stack = None if args.aws_endpoint else start_local_stack()  # started here, so the watcher knows where
+    endpoint = args.aws_endpoint or (stack.endpoint_url if stack else "")
+    stop = threading.Event()
+    real_stdout = sys.stdout
+    if not args.json:
+        # serve_local writes every decision to stdout as a JSON line; the watcher shows the same
+        # decisions (from the calls table) beside the turns, so those lines are left out here.
+        sys.stdout = HideDecisionLines(real_stdout)
+        store = calls.local_store(endpoint, LOCAL_TABLE)
+        threading.Thread(
+            target=watch.watch,
+            args=(store, real_stdout),
+            kwargs={"as_json": False, "interval_s": 1.0, "stop": stop, "on_error": lambda err: None},
+            name="watch",
+            daemon=True,
+        ).start()
+    try:
         asyncio.run(
             serve_local(
                 args.spec,
                 args.sip_port,
                 args.health_port,
                 scenario=args.scenario,
-                aws_endpoint=args.aws_endpoint,
+                aws_endpoint=endpoint,
                 drain_deadline_s=args.drain_deadline,
                 openai_base_url=args.openai_base_url,
                 max_calls=args.max_calls,
             )
         )
-        return 0
-    from realtime_bridge.main import main as serve_main
+    finally:
+        stop.set()
+        sys.stdout = real_stdout
+        if stack is not None:
+            stack.stop()
+    return 0
 
-    return serve_main()
+
+class HideDecisionLines(io.TextIOBase):
+    """A text stream that forwards everything but decision JSON lines (`{"ts":...,"decision":...}`)."""
+
+    def __init__(self, target: TextIO) -> None:
+        self._target, self._pending = target, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if not (line.startswith('{"ts":') and '"decision":' in line):
+                self._target.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
 
 
 def _positive_int(text: str) -> int:
@@ -143,10 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
         "OPENAI_API_KEY in the environment means the real service",
     )
     p.add_argument("--max-calls", type=_positive_int, help="--local: concurrent calls before new ones get 503")
+    p.add_argument("--json", action="store_true", help="--local: decisions as JSON lines instead of the readable view")
     p.set_defaults(run=_serve)
 
     calls.register(sub)
     audit.register(sub)
+    watch.register(sub)
     return parser
 
 

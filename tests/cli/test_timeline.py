@@ -6,6 +6,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from voice_agent_cli.timeline import decision_label
 
 from .conftest import Archive, cli
@@ -72,3 +74,16 @@ def test_png_is_an_image_and_a_bad_extension_is_one_line(archive: Archive, tmp_p
     res = cli("calls", "--local", str(archive.root), "timeline", call_id, "--out", str(tmp_path / "call.gif"))
     assert res.returncode == 2
     assert res.stderr.strip() == f"error: {tmp_path / 'call.gif'}: the picture is written as .svg, .png or .html"
+
+
+def test_make_demo_ends_with_the_picture_of_the_demo_call(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from voice_agent_cli.main import _draw_demo_call  # what `voice-agent demo` runs once the files are written
+
+    demo = archive.calls["riverside_demo"]
+    monkeypatch.chdir(tmp_path)
+    _draw_demo_call(archive.root, demo.call_id)
+    picture = archive.root / f"{demo.call_id}.timeline.png"
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"The call as a picture: {picture}" in capsys.readouterr().out
