@@ -121,10 +121,10 @@ def demo(out_dir: str, then: Callable[[Path, str], None] | None = None) -> int:
     result = asyncio.run(_run(DEMO_SCENARIO, live=True, transport="udp"))
     print_summary(result, sys.stdout)
     _print_files(write_call_files(result, Path(out_dir)))
-    if then is not None:
-        then(Path(out_dir), result.call_id)
     print(f"\nRead it again: voice-agent calls show {result.call_id}")
     print("The auditors' queries on these files: voice-agent audit")
+    if then is not None:
+        then(Path(out_dir), result.call_id)
     return 0 if result.expectations.passed else 1
 
 

@@ -24,13 +24,14 @@ FORMATS = (".svg", ".png", ".html")
 _MS_PER_CHAR = 65  # a turn's length when nothing says it: about 15 characters a second of speech
 _LANES = {"caller": 3.1, "agent": 1.95}
 _DECISION_LANE = 0.9  # the decisions sit under the speech, in a few staggered rows
+_DECISION_ROWS = 6
 # One color and marker per kind of decision, so the legend reads at a glance.
 _STYLE: dict[str, tuple[str, str]] = {
     "end_call_gate": ("#d62728", "s"),
     "tool_validation": ("#1f77b4", "o"),
     "readback": ("#9467bd", "D"),
     "language": ("#8c564b", "P"),
-    "provider": ("#17becf", "o"),
+    "provider": ("#e7ba52", "o"),
     "category": ("#17becf", "o"),
     "backfill": ("#2ca02c", "*"),
     "reconcile": ("#2ca02c", "X"),
@@ -80,7 +81,7 @@ def draw(record: CallRecord, turns: Sequence[Turn], decisions: Sequence[Decision
     fig = plt.figure(figsize=(max(14.0, min(30.0, span_s / 5)), fig_h))
     ax = fig.add_axes((0.08, 1 - 4.9 / fig_h, 0.74, 4.3 / fig_h))
     ax.set_xlim(-1, span_s)
-    ax.set_ylim(-0.3, 3.95)
+    ax.set_ylim(-0.55, 3.95)
     ax.set_yticks([_LANES["caller"], _LANES["agent"], _DECISION_LANE], ["caller speech", "agent speech", "decisions"])
     ax.set_xlabel("seconds from the start of the call")
     ax.grid(axis="x", alpha=0.3)
@@ -107,9 +108,8 @@ def draw(record: CallRecord, turns: Sequence[Turn], decisions: Sequence[Decision
             ax.broken_barh([(cut, max(0.3, x1 - cut))], (y - 0.3, 0.6), facecolor="white", edgecolor=color, hatch="//")
             ax.axvline(cut, color="#d62728", lw=1, ls="--", alpha=0.8)
             cut_label = f"barge-in: cut at {t.heard_ms} ms" if heard > 0 else "never played"
-            ax.annotate(
-                cut_label, (cut, y - 0.42), fontsize=7, color="#d62728", ha="left", va="top", gid=f"cut-{t.seq}"
-            )
+            ax.text(cut, y, f" {cut_label}", fontsize=7, color="#d62728", ha="left", va="center", gid=f"cut-{t.seq}",
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})  # fmt: skip
             text = f"[never heard: {text}]" if heard == 0 else text
         else:
             ax.broken_barh([(x0, x1 - x0)], (y - 0.3, 0.6), color=color, alpha=0.35 if t.untranscribed else 0.9)
@@ -123,10 +123,18 @@ def draw(record: CallRecord, turns: Sequence[Turn], decisions: Sequence[Decision
                     va="top", gid=f"quote-{t.seq}")  # fmt: skip
 
     seen: set[str] = set()
+    # Each label takes the highest row where it does not run into the previous label in that row.
+    char_s = span_s / (fig.get_figwidth() * 0.74 * fig.dpi) * 5.2  # seconds of axis one character takes
+    row_free_at = [-1e9] * _DECISION_ROWS
     for i, (d, ms) in enumerate(zip(decisions, in_call, strict=True)):
         color, marker = _STYLE.get(d.decision, ("black", "o"))
-        y = _DECISION_LANE + 0.55 - (i % 4) * 0.3
         x = ms / 1000
+        row = next(
+            (r for r, free in enumerate(row_free_at) if free <= x),
+            min(range(_DECISION_ROWS), key=row_free_at.__getitem__),
+        )
+        row_free_at[row] = x + (len(decision_label(d)) + 4) * char_s
+        y = _DECISION_LANE + 0.55 - row * 0.27
         edge = "black" if d.verdict in _BAD_VERDICTS else color
         ax.plot(
             [x], [y], marker=marker, color=color, markeredgecolor=edge, markersize=9, ls="none", gid=f"decision-{i}"
