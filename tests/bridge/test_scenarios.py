@@ -34,7 +34,7 @@ async def _bounded(path: Path, gate: asyncio.Semaphore) -> SimulationResult:
 
 async def _all() -> tuple[dict[str, SimulationResult], subprocess.CompletedProcess[str]]:
     cli = asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voice_agent_cli", "simulate", str(CLI_SCENARIO), "--json", "--tcp",
+        sys.executable, "-m", "voice_agent_cli", "simulate", str(CLI_SCENARIO), "--json", "--tcp", "--no-files",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     proc = await cli

@@ -84,3 +84,17 @@ def test_the_reaper_lambda_never_loads_the_openai_sdk() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "False"
+
+
+def test_simulate_writes_the_files_calls_reads(tmp_path: Path) -> None:
+    out = tmp_path / "archive"
+    res = cli("simulate", "scenarios/model_refuse_connect.yaml", "--out", str(out))  # a short call: no model
+    assert res.returncode == 0, res.stderr
+    [record] = list(out.glob("records/date=*/*.json"))
+    call_id = record.stem
+    assert "Files (the same layout as the S3 archive):" in res.stdout and call_id in res.stdout
+    for kind, ext in (("transcripts", "jsonl"), ("decisions", "jsonl")):
+        assert (record.parent.parent.parent / kind / record.parent.name / f"{call_id}.{ext}").is_file()
+    listed = cli("calls", "--local", str(out), "list")
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1].startswith(call_id)
+    assert "system:" in listed.stdout.splitlines()[1]

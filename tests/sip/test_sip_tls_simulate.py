@@ -30,7 +30,7 @@ def test_simulate_tls_passes_and_its_rtp_is_never_clear(
 
     monkeypatch.setattr("simulator.caller.prepare_turn_audio", recording)  # the name the caller calls
     with LoopbackCapture() as capture:
-        code = main(["simulate", str(HAPPY_PATH), "--tls", "--json"])
+        code = main(["simulate", str(HAPPY_PATH), "--tls", "--json", "--no-files"])
     result = json.loads(capsys.readouterr().out)
     assert result["expectations"]["failures"] == [] and code == 0
     caller = result["caller"]
