@@ -22,7 +22,7 @@ from pathlib import Path
 
 from load_harness import Processes, workdir
 
-from voice_agent.local_stack import attach_local_stack
+from simulator.local_stack import attach_local_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ["functions.tools.handler", "functions.policy.handler"]

@@ -484,7 +484,7 @@ class Processes:
         sip, health = free_port(), free_port()
         exe = str(Path(sys.executable).with_name("voice-agent"))
         argv = [exe, "serve", "--local", "--openai-base-url", model_url, "--aws-endpoint", aws]
-        argv += ["--lambda-endpoint", lambda_url]
+        argv += ["--lambda-endpoint", lambda_url, "--json"]  # decisions as JSON lines, as production logs them
         argv += ["--sip-port", str(sip), "--health-port", str(health), "--max-calls", str(max_calls)]
         proc = self.spawn("bridge", [*argv, "--drain-deadline", "5"])
         wait_http(f"http://127.0.0.1:{health}/health", 90, "the bridge", proc, self)

@@ -38,9 +38,9 @@ from load_harness import (
 )
 
 from realtime_bridge.sip.build import Transport
+from simulator.local_stack import LOCAL_BUCKET, LOCAL_BUS, LOCAL_TABLE
 from voice_agent.archive_store import ArchiveStore
-from voice_agent.local_stack import LOCAL_BUCKET, LOCAL_BUS, LOCAL_TABLE
-from voice_agent.post_call import EVENT_SOURCE
+from voice_agent.event_bus import EVENT_SOURCE
 from voice_agent.record_store import RecordStore
 
 AUDIT_TIMEOUT_S = 180.0

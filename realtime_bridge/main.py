@@ -29,7 +29,7 @@ from realtime_bridge.sip.server import SipServer
 from realtime_bridge.sip.tls_material import TlsFiles, write_tls_material
 from realtime_bridge.tool_invoker import LambdaInvoker
 from voice_agent.archive_store import ArchiveStore
-from voice_agent.post_call import BusPublisher
+from voice_agent.event_bus import BusPublisher
 from voice_agent.record_store import RecordStore
 from voice_agent.spec import AgentSpec, load_spec
 

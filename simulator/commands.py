@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -46,19 +48,24 @@ def print_summary(result: SimulationResult, out: TextIO) -> None:
     out.write(f"\nExpectations {verdict}" + "".join(f"\n  - {f}" for f in result.expectations.failures) + "\n")
 
 
-def _write_files(result: SimulationResult, folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
+def write_call_files(result: SimulationResult, root: Path) -> list[Path]:
+    """The call's transcript, record and decisions under `root`, in the S3 archive's layout and
+    format (`transcripts/date=YYYY-MM-DD/<call_id>.jsonl`, ...), so `voice-agent calls` and
+    `voice-agent audit --local` read them as Athena reads the bucket."""
     started = result.record.started_ms
+    record = json.dumps(
+        result.record.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
     files = {
         archive_key("transcripts", result.call_id, started): "".join(
-            t.model_dump_json() + "\n" for t in result.transcript
+            json.dumps(t.model_dump(), ensure_ascii=False) + "\n" for t in result.transcript
         ),
-        archive_key("records", result.call_id, started): result.record.model_dump_json(indent=2) + "\n",
+        archive_key("records", result.call_id, started): record + "\n",
         archive_key("decisions", result.call_id, started): "".join(d.to_json() + "\n" for d in result.decisions),
     }
     written = []
     for key, body in files.items():
-        path = folder / key.split("/")[0] / Path(key).name
+        path = root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body)
         written.append(path)
@@ -74,7 +81,7 @@ def _quiet_logs() -> None:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
 
-def simulate(scenario: str, as_json: bool, transport: str = "udp") -> int:
+def simulate(scenario: str, as_json: bool, transport: str = "udp", out_dir: str | None = None) -> int:
     _quiet_logs()
     path = Path(scenario)
     if not path.is_file():
@@ -88,10 +95,12 @@ def simulate(scenario: str, as_json: bool, transport: str = "udp") -> int:
     except ScenarioError as err:
         print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
         return 2
+    written = write_call_files(result, Path(out_dir)) if out_dir else []
     if as_json:
         print(result.model_dump_json(indent=2))
     else:
         print_summary(result, sys.stdout)
+        _print_files(written)
     return 0 if result.expectations.passed else 1
 
 
@@ -99,7 +108,8 @@ def _shown(path: Path) -> Path:
     return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
-def demo(out_dir: str) -> int:
+def demo(out_dir: str, then: Callable[[Path, str], None] | None = None) -> int:
+    """The demo call; `then(out_dir, call_id)` runs once its files are written (the CLI draws it)."""
     _quiet_logs()
     print(
         "The demo call: the whole local stack on 127.0.0.1 (moto for AWS, the OpenAI stand-in, the real bridge),\n"
@@ -110,8 +120,16 @@ def demo(out_dir: str) -> int:
     )
     result = asyncio.run(_run(DEMO_SCENARIO, live=True, transport="udp"))
     print_summary(result, sys.stdout)
-    written = _write_files(result, Path(out_dir) / result.call_id)
-    print("\nFiles (the same layout as the S3 archive):")
-    for path in written:
-        print(f"  {path}")
+    _print_files(write_call_files(result, Path(out_dir)))
+    print(f"\nRead it again: voice-agent calls show {result.call_id}")
+    print("The auditors' queries on these files: voice-agent audit")
+    if then is not None:
+        then(Path(out_dir), result.call_id)
     return 0 if result.expectations.passed else 1
+
+
+def _print_files(written: list[Path]) -> None:
+    if written:
+        print("\nFiles (the same layout as the S3 archive):")
+        for path in written:
+            print(f"  {_shown(path.resolve())}")

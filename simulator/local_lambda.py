@@ -30,8 +30,8 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from voice_agent.local_stack import LOCAL_BUS, LocalStack, attach_local_stack, local_environment, local_session
-from voice_agent.post_call import EVENT_SOURCE
+from simulator.local_stack import LOCAL_BUS, LocalStack, attach_local_stack, local_environment, local_session
+from voice_agent.event_bus import EVENT_SOURCE
 
 log = logging.getLogger("local_lambda")
 

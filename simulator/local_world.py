@@ -27,14 +27,15 @@ from realtime_bridge.sip.server import SipServer
 from realtime_bridge.tool_invoker import InProcessInvoker, LambdaInvoker, ToolInvoker
 from simulator import server as simulator_server
 from simulator.local_lambda import POLICY_FUNCTION, TOOLS_FUNCTION
+from simulator.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, attach_local_stack, start_local_stack
 from simulator.loopback_tls import LoopbackTls
 from simulator.scenario import Scenario
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.call_runtime import CallRuntime
 from voice_agent.decisions import CallbackSink, DecisionLog, DecisionSink, StreamSink
-from voice_agent.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, attach_local_stack, start_local_stack
+from voice_agent.event_bus import BusPublisher
 from voice_agent.policy_service import PolicyService
-from voice_agent.post_call import BusPublisher, Reconciler
+from voice_agent.post_call import Reconciler
 from voice_agent.record_store import RecordStore, Turn
 from voice_agent.spec import AgentSpec, load_spec
 from voice_agent.tool_executor import ToolExecutor
@@ -210,6 +211,7 @@ async def serve_local(
     openai_base_url: str | None = None,
     max_calls: int | None = None,
     lambda_endpoint: str | None = None,
+    json_decisions: bool = True,
 ) -> None:
     """`voice-agent serve --local`: the production serving loop on the embedded stand-ins (or on
     the model endpoint `model_target` picks)."""
@@ -222,7 +224,8 @@ async def serve_local(
         script.agent if script else spec_path,
         script,
         aws_endpoint=aws_endpoint,
-        decision_sinks=(StreamSink(sys.stdout),),  # the operator sees every decision as a JSON line
+        # The operator sees every decision as a JSON line (or in the CLI's readable view instead).
+        decision_sinks=(StreamSink(sys.stdout),) if json_decisions else (),
         target=target,
         lambda_endpoint=lambda_endpoint,
     )

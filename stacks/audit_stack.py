@@ -1,5 +1,6 @@
 """Audit: Glue tables over the archive (partition projection by date), an Athena workgroup with
-encrypted results, and the named queries auditors ask for.
+encrypted results, and the named queries auditors ask for (voice_agent/audit/queries/*.sql, the
+same files `voice-agent audit` runs locally with DuckDB).
 
 Partition projection computes partitions from the S3 layout (`<kind>/date=YYYY-MM-DD/`), so no
 crawler or MSCK REPAIR is ever needed and a new day is queryable the moment it is written.
@@ -19,100 +20,9 @@ from constructs import Construct
 from stacks.config import DeployConfig
 from stacks.functions_stack import s3_object_arns
 from stacks.nag import suppress
+from voice_agent.audit import PARTITION_COLUMN, TABLE_COLUMNS, load_queries
 
-PARTITION_COLUMN = "call_date"  # `date` is a reserved word in Athena SQL
 FIRST_DAY = "2025-01-01"
-
-# One JSON object per line (the OpenX SerDe reads line by line); unknown keys are ignored, so
-# newer writers never break older tables.
-TABLE_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "transcripts": [
-        ("call_id", "string"),
-        ("seq", "int"),
-        ("t_ms", "bigint"),
-        ("speaker", "string"),
-        ("text", "string"),
-        ("item_id", "string"),
-        ("interrupted", "boolean"),
-        ("heard_ms", "bigint"),
-        ("untranscribed", "boolean"),
-    ],
-    "records": [
-        ("call_id", "string"),
-        ("agent", "string"),
-        ("started_ms", "bigint"),
-        ("ended_ms", "bigint"),
-        ("status", "string"),
-        ("ended_by", "string"),
-        ("ended_reason", "string"),
-        ("language", "string"),
-        ("category", "string"),
-        ("provider", "string"),
-        (
-            "fields",
-            "map<string,struct<status:string,value:string,source:string,quote:string,turn_seq:int,corrections:int,"
-            "evidence:string,candidate:struct<value:string,quote:string,turn_seq:int,reason:string,numerals:string>>>",
-        ),
-        ("missing_required", "array<string>"),
-        ("cost_usd", "double"),
-    ],
-    "decisions": [
-        ("ts", "double"),
-        ("call_id", "string"),
-        ("decision", "string"),
-        ("verdict", "string"),
-        ("reason", "string"),
-        ("tool", "string"),
-        ("field", "string"),
-        ("masked", "string"),  # which value, never the value: length and last two characters
-        ("previous_masked", "string"),
-        ("missing", "array<string>"),
-        ("state_from", "string"),
-        ("state_to", "string"),
-        ("attempt", "int"),
-        ("language", "string"),
-        ("turn_seq", "int"),
-    ],
-}
-
-_LAST_30_DAYS = f"{PARTITION_COLUMN} >= date_format(current_date - interval '30' day, '%Y-%m-%d')"
-
-NAMED_QUERIES: dict[str, tuple[str, str]] = {
-    "calls-with-backfilled-fields": (
-        "Calls whose record has fields filled by the post-call pass, with the caller's quote (30 days).",
-        f"""SELECT r.{PARTITION_COLUMN}, r.call_id, f.name AS field, f.detail.value, f.detail.quote, f.detail.turn_seq
-FROM records r
-CROSS JOIN UNNEST(r.fields) AS f(name, detail)
-WHERE f.detail.source = 'backfill' AND {_LAST_30_DAYS}
-ORDER BY r.{PARTITION_COLUMN} DESC, r.call_id""",
-    ),
-    "gate-denials": (
-        "End-of-call gate denials: the agent tried to end a call before the record was complete (30 days).",
-        f"""SELECT {PARTITION_COLUMN}, call_id, from_unixtime(ts) AS at, reason, missing, state_from, state_to
-FROM decisions
-WHERE decision = 'end_call_gate' AND verdict = 'deny' AND {_LAST_30_DAYS}
-ORDER BY ts DESC""",
-    ),
-    "caller-hangups-with-missing-fields": (
-        "Calls the caller ended before every required field was captured or declined (30 days).",
-        f"""SELECT {PARTITION_COLUMN}, call_id, ended_reason, missing_required, language, category
-FROM records
-WHERE ended_by = 'caller' AND cardinality(missing_required) > 0 AND {_LAST_30_DAYS}
-ORDER BY {PARTITION_COLUMN} DESC, call_id""",
-    ),
-    "cost-per-call-by-day": (
-        "Calls, total and per-call model cost by day (90 days).",
-        f"""SELECT {PARTITION_COLUMN}, count(*) AS calls,
-       round(sum(cost_usd), 4) AS total_usd,
-       round(avg(cost_usd), 4) AS avg_usd_per_call,
-       round(approx_percentile(cost_usd, 0.95), 4) AS p95_usd_per_call,
-       round(avg((ended_ms - started_ms) / 1000.0), 1) AS avg_seconds
-FROM records
-WHERE {PARTITION_COLUMN} >= date_format(current_date - interval '90' day, '%Y-%m-%d')
-GROUP BY {PARTITION_COLUMN}
-ORDER BY {PARTITION_COLUMN} DESC""",
-    ),
-}
 
 
 class AuditStack(Stack):
@@ -193,14 +103,15 @@ class AuditStack(Stack):
                 ),
             ),
         )
-        for name, (description, sql) in NAMED_QUERIES.items():
+        # The same SQL files `voice-agent audit` runs locally (voice_agent/audit/queries/).
+        for name, audit_query in load_queries().items():
             query = athena.CfnNamedQuery(
                 self,
-                "".join(part.title() for part in name.split("-")),
+                "".join(part.title() for part in name.split("_")) + "Query",
                 name=name,
-                description=description,
+                description=audit_query.description,
                 database=self.database_name,
-                query_string=sql,
+                query_string=audit_query.sql,
                 work_group=self.workgroup.ref,
             )
             query.add_resource_dependency(database)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from simulator.local_stack import LocalStack, start_local_stack
 from voice_agent.call_runtime import CallRuntime
 from voice_agent.decisions import DecisionLog, ListSink
-from voice_agent.local_stack import LocalStack, start_local_stack
 from voice_agent.record_store import RecordStore
 from voice_agent.spec import AgentSpec, load_spec
 

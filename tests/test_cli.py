@@ -14,7 +14,7 @@ from .conftest import EXAMPLE_SPEC, ROOT
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "voice_agent.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+        [sys.executable, "-m", "voice_agent_cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
 
 

@@ -16,7 +16,7 @@ from types import ModuleType
 
 import pytest
 
-from voice_agent.local_stack import LOCAL_TABLE, LocalStack, local_environment
+from simulator.local_stack import LOCAL_TABLE, LocalStack, local_environment
 
 from .conftest import EXAMPLE_SPEC
 

@@ -29,7 +29,7 @@ def test_a_call_reaches_the_model_at_the_given_url() -> None:
         sim = await simulator_server.start(scenario=scenario, port=0)
         sip_port, health_port = _free_port(), _free_port()
         bridge = subprocess.Popen(
-            [sys.executable, "-m", "voice_agent.cli", "serve", "--local", "--openai-base-url", sim.http_url,
+            [sys.executable, "-m", "voice_agent_cli", "serve", "--local", "--openai-base-url", sim.http_url,
              "--sip-port", str(sip_port), "--health-port", str(health_port), "--drain-deadline", "3"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)},  # no OPENAI_API_KEY: nothing else to reach

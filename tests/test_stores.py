@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
+from simulator.local_stack import LOCAL_BUCKET, LocalStack
 from voice_agent.archive_store import ArchiveStore, archive_key
 from voice_agent.decisions import CallbackSink, DecisionLog, ListSink, mask
-from voice_agent.local_stack import LOCAL_BUCKET, LocalStack
 from voice_agent.record_store import FieldValue, RecordStore, Turn
 
 

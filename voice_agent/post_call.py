@@ -39,6 +39,7 @@ from .archive_store import ArchiveStore
 from .call_runtime import CallRuntime
 from .decisions import mask
 from .end_call_gate import UnknownCall, missing_required
+from .event_bus import BusPublisher
 from .evidence import Accepted, Candidate, Claim, verify
 from .record_store import CallMeta, FieldValue, Turn
 from .record_store import Candidate as StoredCandidate
@@ -46,7 +47,6 @@ from .record_view import build_record
 from .spec import FieldSpec, FieldType
 
 PASS_VERSION = 2  # bump when the pass changes meaningfully: replayed CallEnded events then re-run it
-EVENT_SOURCE = "voice-agent"
 DEFAULT_LEASE_MS = 15 * 60 * 1000  # Lambda's longest timeout: a lease never outlives its holder
 SYSTEM_PROMPT = (
     "You read the transcript of a phone call and extract the fields you are asked for. "
@@ -108,25 +108,6 @@ BackfillResult = Literal["backfilled", "candidate", "rejected"]
 
 class MalformedAnswer(ValueError):
     pass
-
-
-class BusPublisher:
-    """PutEvents on the voice-agent bus; a rejected entry is an error, not a silent drop."""
-
-    def __init__(self, events_client: Any, bus_name: str) -> None:
-        self._events, self._bus = events_client, bus_name
-
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        entry = {
-            "Source": EVENT_SOURCE,
-            "DetailType": detail_type,
-            "Detail": json.dumps(detail),
-            "EventBusName": self._bus,
-        }
-        result = self._events.put_events(Entries=[entry])
-        if result.get("FailedEntryCount"):
-            failed = result["Entries"][0]
-            raise RuntimeError(f"{detail_type} not accepted by the bus: {failed.get('ErrorCode')}")
 
 
 def extraction_schema(names: Sequence[str]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .archive_store import ArchiveStore
 from .decisions import DecisionLog
-from .post_call import BusPublisher
+from .event_bus import BusPublisher
 from .record_store import CallMeta, RecordStore
 
 BRIDGE_LOST = "bridge_lost"

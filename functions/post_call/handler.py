@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from functions.common import MissingConfiguration, build_runtime, dump, logger, metrics, parse_event, read_settings
 from voice_agent.archive_store import ArchiveStore
-from voice_agent.post_call import BusPublisher, ReconcileInProgress, Reconciler
+from voice_agent.event_bus import BusPublisher
+from voice_agent.post_call import ReconcileInProgress, Reconciler
 
 
 class CallEndedDetail(BaseModel):
@@ -34,7 +35,7 @@ class CallEndedEvent(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     id: str | None = None
-    source: Literal["voice-agent"]  # post_call.EVENT_SOURCE
+    source: Literal["voice-agent"]  # event_bus.EVENT_SOURCE
     detail_type: Literal["CallEnded"] = Field(alias="detail-type")
     detail: CallEndedDetail
 

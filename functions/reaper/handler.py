@@ -12,7 +12,7 @@ from functions.common import MissingConfiguration, logger, metrics
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.call_runtime import wall_clock_ms
 from voice_agent.decisions import CallbackSink, DecisionLine, DecisionLog
-from voice_agent.post_call import BusPublisher
+from voice_agent.event_bus import BusPublisher
 from voice_agent.reaper import DEFAULT_STALE_AFTER_MS, Reaper
 from voice_agent.record_store import RecordStore
 

@@ -18,11 +18,11 @@ import pytest
 
 from simulator.caller import SimulatedCaller
 from simulator.caller_result import CallerEvent
+from simulator.local_stack import LOCAL_BUCKET, LOCAL_BUS, attach_local_stack
 from simulator.scenario import load_scenario
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.decisions import DecisionLog, ListSink
-from voice_agent.local_stack import LOCAL_BUCKET, LOCAL_BUS, attach_local_stack
-from voice_agent.post_call import BusPublisher
+from voice_agent.event_bus import BusPublisher
 from voice_agent.reaper import Reaper
 from voice_agent.record_store import RecordStore
 
@@ -68,7 +68,7 @@ def moto_process() -> Iterator[str]:
 def test_sigkill_mid_call_keeps_every_finished_turn_and_leaves_the_call_findable(moto_process: str) -> None:
     sip_port, health_port = _free_port(socket.SOCK_DGRAM), _free_port()
     bridge = subprocess.Popen(
-        [sys.executable, "-m", "voice_agent.cli", "serve", "--local", "--scenario", str(SCENARIO),
+        [sys.executable, "-m", "voice_agent_cli", "serve", "--local", "--scenario", str(SCENARIO),
          "--aws-endpoint", moto_process, "--sip-port", str(sip_port), "--health-port", str(health_port)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

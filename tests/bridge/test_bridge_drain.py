@@ -22,7 +22,7 @@ SCENARIO = ROOT / "scenarios" / "riverside_happy_path.yaml"
 def test_sigterm_lets_the_call_finish_with_the_closing_then_exits() -> None:
     sip_port, health_port = _free_port(), _free_port()
     bridge = subprocess.Popen(
-        [sys.executable, "-m", "voice_agent.cli", "serve", "--local", "--scenario", str(SCENARIO),
+        [sys.executable, "-m", "voice_agent_cli", "serve", "--local", "--json", "--scenario", str(SCENARIO),
          "--sip-port", str(sip_port), "--health-port", str(health_port), "--drain-deadline", "3"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

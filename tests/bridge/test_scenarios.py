@@ -34,7 +34,7 @@ async def _bounded(path: Path, gate: asyncio.Semaphore) -> SimulationResult:
 
 async def _all() -> tuple[dict[str, SimulationResult], subprocess.CompletedProcess[str]]:
     cli = asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voice_agent.cli", "simulate", str(CLI_SCENARIO), "--json", "--tcp",
+        sys.executable, "-m", "voice_agent_cli", "simulate", str(CLI_SCENARIO), "--json", "--tcp", "--no-files",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     proc = await cli
@@ -166,7 +166,7 @@ def test_simulate_accepts_scenarios_from_any_folder_and_fails_clearly(tmp_path: 
     bad = tmp_path / "broken.yaml"
     bad.write_text("agent: nowhere.yaml\ncaller: {turns: [{say: hi}]}\n")
     res = subprocess.run(
-        [sys.executable, "-m", "voice_agent.cli", "simulate", str(bad)],
+        [sys.executable, "-m", "voice_agent_cli", "simulate", str(bad)],
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert res.returncode == 2 and res.stderr.startswith("error:") and "Traceback" not in res.stderr

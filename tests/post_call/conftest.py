@@ -17,12 +17,13 @@ import pytest
 from openai import DefaultHttpxClient, OpenAI
 
 from simulator import server
+from simulator.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, start_local_stack
 from simulator.scenario import Scenario, parse_scenario
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.call_runtime import CallRuntime
 from voice_agent.decisions import CallbackSink, DecisionLog, ListSink
-from voice_agent.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, start_local_stack
-from voice_agent.post_call import BusPublisher, Reconciler, RetryPolicy
+from voice_agent.event_bus import BusPublisher
+from voice_agent.post_call import Reconciler, RetryPolicy
 from voice_agent.record_store import FieldValue, RecordStore, Turn
 from voice_agent.spec import AgentSpec
 

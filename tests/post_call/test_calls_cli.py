@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import pytest
 
-from voice_agent import calls_cli
+from simulator.local_stack import LocalStack
 from voice_agent.archive_store import ArchiveStore
-from voice_agent.local_stack import LocalStack
 from voice_agent.post_call import Reconciler
 from voice_agent.record_store import RecordStore
+from voice_agent_cli import calls as calls_cli
 
 from ..conftest import EXAMPLE_SPEC, FakeClock
 from .conftest import CountingClient, new_call

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from simulator.local_stack import LocalStack, local_environment
 from voice_agent.archive_store import ArchiveStore, archive_key
-from voice_agent.local_stack import LocalStack, local_environment
 from voice_agent.post_call import ReconcileInProgress
 from voice_agent.record_store import FieldValue, RecordStore, Turn
 

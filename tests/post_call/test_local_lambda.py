@@ -18,10 +18,10 @@ from botocore.exceptions import ClientError
 
 from realtime_bridge.tool_invoker import InvokeError, LambdaInvoker
 from simulator.local_lambda import POLICY_FUNCTION, POST_CALL_FUNCTION, TOOLS_FUNCTION
+from simulator.local_stack import LOCAL_BUS, LocalStack
 from voice_agent.archive_store import ArchiveStore
+from voice_agent.event_bus import BusPublisher
 from voice_agent.invocation import CallStarted, ToolCall
-from voice_agent.local_stack import LOCAL_BUS, LocalStack
-from voice_agent.post_call import BusPublisher
 from voice_agent.record_store import RecordStore
 
 from ..conftest import EXAMPLE_SPEC, ROOT, FakeClock

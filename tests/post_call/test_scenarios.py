@@ -14,19 +14,19 @@ from pathlib import Path
 
 import pytest
 
+from simulator.local_stack import LocalStack
 from simulator.runner import check_expectations
 from simulator.scenario import ExtractorKnobs, Scenario, load_scenario
-from voice_agent import calls_cli
 from voice_agent.archive_store import ArchiveStore, archive_key
 from voice_agent.decisions import DecisionLine, ListSink
 from voice_agent.end_call_gate import missing_required
 from voice_agent.evidence import Rule
 from voice_agent.field_values import Valid, validate_value
-from voice_agent.local_stack import LocalStack
 from voice_agent.post_call import Reconciler
 from voice_agent.record_store import FieldValue, RecordStore, Turn
 from voice_agent.record_view import CallRecord
 from voice_agent.spec import AgentSpec, load_spec
+from voice_agent_cli import calls as calls_cli
 
 from ..conftest import FakeClock
 from .conftest import SCENARIOS, CountingClient, SimulatedLlm

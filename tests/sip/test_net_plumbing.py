@@ -27,8 +27,8 @@ from realtime_bridge.net.discovery import (
 from realtime_bridge.net.health import HealthServer, HealthStatus
 from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.server import SipServer
+from simulator.local_stack import LocalStack
 from tests.sip.sipp_harness import RecordingHandler, bridge_config
-from voice_agent.local_stack import LocalStack
 
 REGION = "us-east-1"
 

@@ -13,7 +13,7 @@ import pytest
 
 from simulator.caller_audio import prepare_turn_audio
 from tests.sip.loopback_capture import LoopbackCapture, assert_srtp_only
-from voice_agent.cli import main
+from voice_agent_cli.main import main
 
 HAPPY_PATH = Path(__file__).resolve().parents[2] / "scenarios" / "riverside_happy_path.yaml"
 
@@ -30,7 +30,7 @@ def test_simulate_tls_passes_and_its_rtp_is_never_clear(
 
     monkeypatch.setattr("simulator.caller.prepare_turn_audio", recording)  # the name the caller calls
     with LoopbackCapture() as capture:
-        code = main(["simulate", str(HAPPY_PATH), "--tls", "--json"])
+        code = main(["simulate", str(HAPPY_PATH), "--tls", "--json", "--no-files"])
     result = json.loads(capsys.readouterr().out)
     assert result["expectations"]["failures"] == [] and code == 0
     caller = result["caller"]

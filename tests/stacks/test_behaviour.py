@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from stacks.config import load_config
+from tests.conftest import ROOT
 from tests.stacks.conftest import CONTEXT, MEDIA, PHONE, SIGNALING, Synth
 
 CONTRACT_ENV = {
@@ -148,13 +149,20 @@ def test_audit_tables_use_partition_projection_and_encrypted_results(synth: Synt
     cfg = wg["WorkGroupConfiguration"]
     assert cfg["EnforceWorkGroupConfiguration"] is True
     assert cfg["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_S3"
-    names = {p["Name"] for _, _, p in synth.resources("AWS::Athena::NamedQuery", "Audit")}
-    assert names == {
-        "calls-with-backfilled-fields",
-        "gate-denials",
-        "caller-hangups-with-missing-fields",
-        "cost-per-call-by-day",
-    }
+
+
+def test_athena_named_queries_are_the_sql_files_voice_agent_audit_runs_locally(synth: Synth) -> None:
+    from voice_agent.audit import load_queries
+
+    saved = {p["Name"]: p for _, _, p in synth.resources("AWS::Athena::NamedQuery", "Audit")}
+    local = load_queries()
+    assert {"backfilled_fields", "gate_denials", "caller_hangups_missing_fields", "cost_per_call_by_day"} <= set(saved)
+    assert set(saved) == set(local)
+    folder = ROOT / "voice_agent" / "audit" / "queries"
+    for name, query in local.items():
+        assert saved[name]["QueryString"] == query.sql  # the very text the local runner executes
+        assert query.sql in (folder / f"{name}.sql").read_text()  # ...which is the file's, unchanged
+        assert saved[name]["Description"] == query.description
 
 
 def test_alarms_cover_errors_dlq_and_unhealthy_targets(synth: Synth) -> None:
@@ -192,7 +200,7 @@ def test_calls_table_matches_the_layout_the_code_provisions_locally(synth: Synth
 
 def test_athena_columns_cover_what_the_archive_writes() -> None:
     """Every key the library writes to transcripts/, records/ and decisions/ is a queryable column."""
-    from stacks.audit_stack import TABLE_COLUMNS
+    from voice_agent.audit import TABLE_COLUMNS
     from voice_agent.decisions import DecisionLine
     from voice_agent.record_store import Turn
     from voice_agent.record_view import CallRecord

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import boto3
 from botocore.exceptions import ClientError
 
-from .record_store import TABLE_DEFINITION
+from voice_agent.record_store import TABLE_DEFINITION
 
 LOCAL_REGION = "us-east-1"
 LOCAL_TABLE = "voice-agent-calls"

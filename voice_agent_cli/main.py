@@ -1,15 +1,24 @@
-"""`voice-agent`: the command line. Every failure is one clear line on stderr and a non-zero exit."""
+"""`voice-agent`: the command line. Every failure is one clear line on stderr and a non-zero exit.
+
+This package is the composition root: the one place that may import several deployables. `demo`,
+`simulate` and `serve --local` start the simulator, `serve` the bridge; each is imported lazily
+inside its command, so the production image (which has no `simulator/`) runs `voice-agent serve`.
+The library (`voice_agent`) imports none of this (an import-linter contract keeps it so).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from . import calls_cli
-from .spec import SpecError, load_spec
-from .tool_catalog import build_tools
+from voice_agent.spec import SpecError, load_spec
+from voice_agent.tool_catalog import build_tools
+
+from . import audit, calls, watch
 
 
 def _check_spec(args: argparse.Namespace) -> int:
@@ -25,24 +34,35 @@ def _tools(args: argparse.Namespace) -> int:
     return 0
 
 
-# The CLI is the composition root: `demo`, `simulate` and `serve` start deployables (the bridge,
-# the simulator), so they are imported here lazily; the library itself never imports them.
 def _demo(args: argparse.Namespace) -> int:
     from simulator.commands import demo
 
-    return demo(args.out)
+    return demo(args.out, then=_draw_demo_call)
 
 
-def _text_demo(args: argparse.Namespace) -> int:
-    from .text_demo import run_text_demo
+def _draw_demo_call(out_dir: Path, call_id: str) -> None:
+    """`make demo` ends with the call's picture (voice-agent calls timeline)."""
+    from .local_archive import LocalArchive
+    from .timeline import TimelineError, write_timeline
 
-    return run_text_demo(args.out)
+    call = LocalArchive(out_dir).get(call_id)
+    if call is None:
+        return
+    out = out_dir / f"{call_id}.timeline.png"
+    try:
+        write_timeline(call.record, call.transcript, call.decisions, out)
+    except TimelineError as err:
+        print(f"\n(no picture of the call: {err})")
+        return
+    shown = out.resolve().relative_to(Path.cwd()) if out.resolve().is_relative_to(Path.cwd()) else out
+    print(f"\nThe call as a picture: {shown}   (voice-agent calls timeline {call_id} --out FILE.svg|.png|.html)")
 
 
 def _simulate(args: argparse.Namespace) -> int:
     from simulator.commands import simulate
 
-    return simulate(args.scenario, args.json, "tls" if args.tls else "tcp" if args.tcp else "udp")
+    transport = "tls" if args.tls else "tcp" if args.tcp else "udp"
+    return simulate(args.scenario, args.json, transport, out_dir=None if args.no_files else args.out)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -56,27 +76,53 @@ def _serve(args: argparse.Namespace) -> int:
         print("error: --scenario drives the simulated model; it cannot go with --openai-base-url", file=sys.stderr)
         return 2
     if args.local:
-        import asyncio
+        return _serve_local(args)
+    from realtime_bridge.main import main as serve_main
 
-        from simulator.local_world import serve_local
+    return serve_main()
 
+
+def _serve_local(args: argparse.Namespace) -> int:
+    """The serving loop on the stand-ins, with the calls shown as they happen (`watch.py`): turns
+    and decisions as readable lines, or with --json the decision lines as JSON."""
+    import asyncio
+    import threading
+
+    from simulator.local_stack import LOCAL_TABLE, start_local_stack
+    from simulator.local_world import serve_local
+
+    stack = None if args.aws_endpoint else start_local_stack()  # started here, so the watcher knows where
+    endpoint = args.aws_endpoint or (stack.endpoint_url if stack else "")
+    stop = threading.Event()
+    if not args.json:  # the watcher shows the decisions (from the calls table) beside the turns
+        store = calls.local_store(endpoint, LOCAL_TABLE)
+        threading.Thread(
+            target=watch.watch,
+            args=(store, sys.stdout),
+            kwargs={"as_json": False, "interval_s": 1.0, "stop": stop, "on_error": lambda err: None},
+            name="watch",
+            daemon=True,
+        ).start()
+    try:
         asyncio.run(
             serve_local(
                 args.spec,
                 args.sip_port,
                 args.health_port,
                 scenario=args.scenario,
-                aws_endpoint=args.aws_endpoint,
+                aws_endpoint=endpoint,
                 drain_deadline_s=args.drain_deadline,
                 openai_base_url=args.openai_base_url,
                 max_calls=args.max_calls,
                 lambda_endpoint=args.lambda_endpoint,
+                json_decisions=args.json,
             )
         )
-        return 0
-    from realtime_bridge.main import main as serve_main
-
-    return serve_main()
+    finally:
+        stop.set()
+        if stack is not None:
+            stack.stop()
+    return 0
 
 
 def _positive_int(text: str) -> int:
@@ -105,13 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=".local/demo", metavar="DIR", help="where to write transcript, record, decisions")
     p.set_defaults(run=_demo)
 
-    p = sub.add_parser("text-demo", help="the same policy walk without audio: scripted tool calls on the local stack")
-    p.add_argument("--out", default=".local/text-demo", metavar="DIR", help="where to write the files")
-    p.set_defaults(run=_text_demo)
-
     p = sub.add_parser("simulate", help="run one scenario through the whole local stack; exit 0 when it holds")
     p.add_argument("scenario", metavar="SCENARIO.yaml")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of the live conversation")
+    p.add_argument("--out", default=".local/demo", metavar="DIR", help="where to write transcript, record, decisions")
+    p.add_argument("--no-files", action="store_true", help="write no files")
     wire = p.add_mutually_exclusive_group()
     wire.add_argument("--tcp", action="store_true", help="place the SIP call over TCP (default UDP)")
     wire.add_argument("--tls", action="store_true", help="encrypted: SIP over TLS and SRTP media (test certificates)")
@@ -138,9 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="--local: invoke tools and policy at this Lambda stand-in (python -m simulator.local_lambda, on the same "
         "--aws-endpoint) as production does, instead of in-process",
     )
+    p.add_argument("--json", action="store_true", help="--local: decisions as JSON lines instead of the readable view")
     p.set_defaults(run=_serve)
 
-    calls_cli.register(sub)
+    calls.register(sub)
+    audit.register(sub)
+    watch.register(sub)
     return parser
 
 
@@ -151,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `voice-agent ... | head`: the reader has all it wanted
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # nothing more may reach the closed pipe
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
