@@ -30,6 +30,7 @@ from voice_agent.record_store import RecordStore, Turn
 from voice_agent.spec import AgentSpec
 
 log = logging.getLogger(__name__)
+HEARTBEAT_S = 15.0  # a live call's heartbeat; the reaper waits for several missed ones
 
 
 @dataclass
@@ -42,7 +43,7 @@ class BridgeDeps:
     realtime: Callable[[], RealtimeClient]
     call_settings: CallSettings
     prices: Prices = field(default_factory=Prices)
-    heartbeat_s: float = 15.0
+    heartbeat_s: float = HEARTBEAT_S
     decision_sinks: tuple[DecisionSink, ...] = field(default_factory=lambda: (StreamSink(sys.stdout),))
     turn_listener: Callable[[Turn], None] | None = None  # e.g. the demo printing the call as it happens
 

@@ -1,10 +1,10 @@
 """One call's async shell: it moves bytes and time for `CallControl`, which decides everything.
 
-Tasks: the uplink (caller frames -> one send queue), the sender (queue -> the current model
-socket), one reader per model session (socket -> events), workers for tool rounds and policy
-calls; one timer handle armed at `next_deadline()`. A long-lived task that dies ends the call
-with a BYE; a session that dies is call control's to repair. Nothing on the audio path awaits a
-tool, a database or the socket: frames go onto the queue, actions are carried out at once.
+Tasks: the uplink (caller frames -> the model socket), the sender (one queue of commands and
+buffered audio -> the current socket), one reader per model session (socket -> events), workers
+for tool rounds and policy calls; one timer handle armed at `next_deadline()`. A task that dies
+ends the call with a BYE; a session that dies is call control's to repair. Nothing on the audio
+path awaits a tool or a database; actions are carried out at once.
 """
 
 from __future__ import annotations
@@ -104,10 +104,18 @@ class Call:
 
     # ---- the three flows ----------------------------------------------------------------------
     async def _uplink(self) -> None:
-        frame = self.uplink.frame
+        frame, queue = self.uplink.frame, self._queue
         async for event in self.media.inbound():
             if isinstance(event, AudioFrame):
-                frame(event.payload)
+                text = frame(event.payload)
+                if text is None:
+                    continue
+                client = self._client
+                if client is None or not queue.empty():
+                    queue.put_nowait(text)  # behind what is queued (the gap's frames): audio keeps its order
+                    continue
+                with contextlib.suppress(ConnectionError):  # straight to the socket: one task hop less a frame
+                    await client.send(text)
             elif isinstance(event, DtmfDigit):
                 self._feed(ev.Keypad(event.digit))
         await self._ended.wait()  # the media closes once SIP has ended: sip_ended() finishes the call

@@ -1,6 +1,7 @@
-"""Caller frames on their way to the model: straight onto the send queue while a session is live,
-into a bounded gap buffer while one is being opened or replaced (the newest 2 s are kept), and
-into the caller-level meter that tells echo from speech. One append and one put per frame."""
+"""Caller frames on their way to the model: while a session is live each frame becomes the append
+to send at once, while one is being opened or replaced it waits in a bounded gap buffer (the newest
+2 s are kept, sent on through the send queue once the session is live), and every frame feeds the
+caller-level meter that tells echo from speech. No allocation beyond the append itself."""
 
 from __future__ import annotations
 
@@ -20,13 +21,14 @@ class Uplink:
         self._gap: deque[bytes] = deque(maxlen=gap_frames)
         self._seen = 0
 
-    def frame(self, ulaw: bytes) -> None:
+    def frame(self, ulaw: bytes) -> str | None:
+        """The append to send now, or None: the frame waits in the gap buffer."""
         self.level.push(ulaw)
         if self._live():
-            self._put(audio_append(ulaw))
-        else:
-            self._gap.append(ulaw)
-            self._seen += 1
+            return audio_append(ulaw)
+        self._gap.append(ulaw)
+        self._seen += 1
+        return None
 
     def flush(self) -> tuple[int, int]:
         """The session is live: send the gap on. Returns (ms sent on, ms dropped)."""

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from realtime_bridge.bridge_app import BridgeDeps, CallRouter
+from realtime_bridge.bridge_app import HEARTBEAT_S, BridgeDeps, CallRouter
 from realtime_bridge.call import CallSettings
 from realtime_bridge.realtime.client import OpenAIRealtimeClient
 from realtime_bridge.sip.config import SipConfig
@@ -121,6 +121,7 @@ async def start_local_parts(
     aws_endpoint: str | None = None,
     target: ModelTarget | None = None,
     lambda_endpoint: str | None = None,
+    heartbeat_s: float = 5.0,
 ) -> LocalParts:
     """moto + the OpenAI stand-in, and the bridge's dependencies wired to them. With
     `aws_endpoint`, an already running moto server (another process) holds the state; with
@@ -171,7 +172,7 @@ async def start_local_parts(
         invoker=invoker,
         realtime=realtime,
         call_settings=CallSettings(model=model or spec.model),
-        heartbeat_s=5.0,
+        heartbeat_s=heartbeat_s,
         decision_sinks=decision_sinks,
         turn_listener=turn_listener,
     )
@@ -228,6 +229,7 @@ async def serve_local(
         decision_sinks=(StreamSink(sys.stdout),) if json_decisions else (),
         target=target,
         lambda_endpoint=lambda_endpoint,
+        heartbeat_s=HEARTBEAT_S,  # the serving loop as production runs it
     )
     limits = {"max_calls": max_calls} if max_calls else {}
     config = SipConfig(bind_host="127.0.0.1", sip_port=sip_port, transports=("udp", "tcp"), **limits)
