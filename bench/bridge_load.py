@@ -37,6 +37,8 @@ from load_harness import (
     Processes,
     cpu_seconds,
     machine,
+    pin_harness,
+    pin_target,
     stream_stats,
     summary,
     table,
@@ -60,11 +62,15 @@ def run_target(target: str, n: int, duration_s: float, seed: int) -> dict[str, A
             proc, sip_port = procs.bridge(model_url, aws, max_calls=n + 10, lambda_url=lambda_url)
         else:
             proc, sip_port = procs.null_relay(model_url)
+        pin_target(proc.pid)
         window: dict[str, float] = {}
+
+        standins = procs.pids("moto", "local_lambda")  # remote in production: on the harness CPUs
 
         def steady_start() -> None:
             window["cpu0"], window["t0"] = cpu_seconds(proc.pid), time.monotonic()
             window["fake0"], window["caller0"] = cpu_seconds(fake.pid), time.process_time()
+            window["standins0"] = sum(cpu_seconds(pid) for pid in standins)
 
         plans = [CallPlan(i, lead_frames=100 + (i * 37) % 110) for i in range(n)]  # spread the bursts
         caller = LoadCaller(sip_port, "udp")
@@ -75,6 +81,7 @@ def run_target(target: str, n: int, duration_s: float, seed: int) -> dict[str, A
         if "t0" in window:
             window["cpu1"], window["t1"] = cpu_seconds(proc.pid), time.monotonic()
             window["fake1"], window["caller1"] = cpu_seconds(fake.pid), time.process_time()
+            window["standins1"] = sum(cpu_seconds(pid) for pid in standins)
         procs.stop(proc)
         procs.stop(fake)
         fake_stats = FakeModelStats.model_validate_json(stats_path.read_text())
@@ -149,6 +156,7 @@ def measure(
         "target_cpu_pct": _share(window, "cpu", steady_s),
         "fake_model_cpu_pct": _share(window, "fake", steady_s),
         "caller_cpu_pct": _share(window, "caller", steady_s),
+        "standins_cpu_pct": _share(window, "standins", steady_s),
     }
 
 
@@ -195,6 +203,7 @@ METRICS = [
     ("target CPU % of a core", "target_cpu_pct"),
     ("fake model CPU %", "fake_model_cpu_pct"),
     ("caller CPU %", "caller_cpu_pct"),
+    ("moto + Lambda stand-in CPU %", "standins_cpu_pct"),
     ("failed calls", "failed"),
 ]
 
@@ -224,7 +233,11 @@ def main() -> int:
     if not levels or min(levels) < 1:
         print("error: --levels must name at least one level of 1 or more calls", file=sys.stderr)
         return 2
+    pin_harness()
     payload: dict[str, Any] = {"machine": machine(), "duration_s": args.duration, "levels": []}
+    if payload["machine"]["pinned"]:
+        print(f"the bridge or null relay pinned to CPU {payload['machine']['pinned']['target']}, the callers and "
+              f"stand-ins to {payload['machine']['pinned']['harness']}", flush=True)  # fmt: skip
     for n in levels:
         level = {t: run_target(t, n, args.duration, args.seed) for t in TARGETS}
         payload["levels"].append(level)

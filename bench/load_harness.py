@@ -441,6 +441,9 @@ class Processes:
         self._procs.append((name, proc))
         return proc
 
+    def pids(self, *names: str) -> list[int]:
+        return [proc.pid for name, proc in self._procs if name in names]
+
     def log_tail(self, name: str, lines: int = 5) -> str:
         path = self.workdir / f"{name}.log"
         return "\n".join(path.read_text().strip().splitlines()[-lines:]) if path.exists() else ""
@@ -606,4 +609,33 @@ def write_json(path: Path, payload: dict[str, Any]) -> Path:
 
 def machine() -> dict[str, object]:
     load = os.getloadavg()
-    return {"python": sys.version.split()[0], "cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load]}
+    pinned = {"target": sorted(CPU_SPLIT[0]), "harness": sorted(CPU_SPLIT[1])} if CPU_SPLIT else None
+    return {
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": [round(x, 2) for x in load],
+        "pinned": pinned,
+    }
+
+
+def _cpu_split() -> tuple[set[int], set[int]] | None:
+    cpus = sorted(os.sched_getaffinity(0))
+    return ({cpus[0]}, set(cpus[1:])) if len(cpus) >= 2 else None
+
+
+# (the measured process's CPUs, everyone else's) on a machine of two CPUs or more: the bridge or
+# the null relay gets a core of its own, as a Fargate task's vCPU is its own, so the stand-ins of
+# what is remote in production (moto, the Lambda stand-in, the fake model) and the callers never
+# compete with what is measured. None on one CPU: nothing to split.
+CPU_SPLIT = _cpu_split()
+
+
+def pin_harness() -> None:
+    """This process, and every process it starts from now on, run on the harness CPUs."""
+    if CPU_SPLIT is not None:
+        os.sched_setaffinity(0, CPU_SPLIT[1])
+
+
+def pin_target(pid: int) -> None:
+    if CPU_SPLIT is not None:
+        os.sched_setaffinity(pid, CPU_SPLIT[0])

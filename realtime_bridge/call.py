@@ -55,7 +55,7 @@ class Call:
         self.settings, self._record_state = settings, record_state
         self.usage = Usage()
         self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self.uplink = Uplink(self._queue.put_nowait, lambda: self.control.model_ready, settings.gap_frames)
+        self.uplink = Uplink(self._queue.put_nowait, settings.gap_frames)
         self.session = build_session(
             spec, silence_duration_ms=settings.silence_duration_ms, transcription_model=settings.transcription_model
         )
@@ -187,6 +187,7 @@ class Call:
                     self._bye()
                 case _:
                     assert_never(action)
+        self.uplink.live = self.control.model_ready  # read per frame: a flag, not a property chain
         self._arm()
 
     def _arm(self) -> None:

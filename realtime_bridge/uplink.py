@@ -15,8 +15,9 @@ FRAME_MS = 20
 
 
 class Uplink:
-    def __init__(self, put: Callable[[str], None], live: Callable[[], bool], gap_frames: int) -> None:
-        self._put, self._live = put, live
+    def __init__(self, put: Callable[[str], None], gap_frames: int) -> None:
+        self._put = put
+        self.live = False  # a configured session takes audio; the shell sets it after each event
         self.level = CallerLevel()
         self._gap: deque[bytes] = deque(maxlen=gap_frames)
         self._seen = 0
@@ -24,7 +25,7 @@ class Uplink:
     def frame(self, ulaw: bytes) -> str | None:
         """The append to send now, or None: the frame waits in the gap buffer."""
         self.level.push(ulaw)
-        if self._live():
+        if self.live:
             return audio_append(ulaw)
         self._gap.append(ulaw)
         self._seen += 1
