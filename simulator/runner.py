@@ -89,15 +89,19 @@ async def run_scenario(
     scenario_path: str | Path,
     *,
     transport: Literal["udp", "tcp", "tls"] = "udp",
+    seed: int | None = None,
     on_turn: Callable[[Turn], None] | None = None,
     on_decision: Callable[[DecisionLine], None] | None = None,
 ) -> SimulationResult:
-    """``tls``: SIP over TLS and SRTP media, with throwaway loopback certificates."""
+    """``tls``: SIP over TLS and SRTP media, with throwaway loopback certificates. ``seed``: the
+    stand-in model's, instead of the scenario's (an evaluation suite's repeats)."""
     scenario = load_scenario(scenario_path)
     sinks = (CallbackSink(on_decision),) if on_decision else ()
     tls = make_loopback_tls() if transport == "tls" else None
     try:
-        world = await start_local_world(scenario.agent, scenario, decision_sinks=sinks, turn_listener=on_turn, tls=tls)
+        world = await start_local_world(
+            scenario.agent, scenario, seed=seed, decision_sinks=sinks, turn_listener=on_turn, tls=tls
+        )
     except BaseException:
         if tls is not None:
             tls.close()
