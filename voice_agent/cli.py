@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_serve)
 
     calls_cli.register(sub)
+    from voice_eval.cli import register as register_eval  # the evaluation harness: its own package
+
+    register_eval(sub)
     return parser
 
 

@@ -1,0 +1,165 @@
+"""A suite's calls summed into metrics, each threshold checked, and the report as people read it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal, TextIO
+
+from pydantic import BaseModel
+
+from .scoring import CallScore
+from .suite import METRICS, Suite
+
+
+class FieldSummary(BaseModel):
+    meant: int = 0  # calls in which the caller gave it (a value or a refusal)
+    correct: int = 0
+    live: int = 0  # correct, written during the call
+    backfill: int = 0  # correct, written by the post-call pass
+    wrong: int = 0
+    missing: int = 0
+    candidates: int = 0  # missing, with an unverified candidate kept for the office
+    unsupported: int = 0  # written, though the caller never gave it
+
+
+class Check(BaseModel):
+    metric: str
+    value: float | None  # None: nothing to measure (no turn answered, no cost reported)
+    bound: Literal["min", "max"]
+    threshold: float
+    passed: bool
+
+
+class SuiteReport(BaseModel):
+    suite: str
+    tier: str
+    wall_s: float
+    calls: list[CallScore]
+    metrics: dict[str, float | None]
+    fields: dict[str, FieldSummary]
+    checks: list[Check]
+    errors: list[str] = []  # calls that broke before they could be scored
+    passed: bool
+
+
+def percentile(values: Sequence[int], q: float) -> float | None:
+    """Nearest rank: the smallest value with at least q of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return float(ordered[max(0, math.ceil(q * len(ordered)) - 1)])
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def summarise_fields(calls: Sequence[CallScore]) -> dict[str, FieldSummary]:
+    out: dict[str, FieldSummary] = {}
+    for call in calls:
+        for f in call.fields:
+            s = out.setdefault(f.field, FieldSummary())
+            if f.outcome == "unsupported":
+                s.unsupported += 1
+                continue
+            s.meant += 1
+            if f.outcome == "correct":
+                s.correct += 1
+                s.live += f.source == "live"
+                s.backfill += f.source == "backfill"
+            elif f.outcome == "wrong":
+                s.wrong += 1
+            else:
+                s.missing += 1
+                s.candidates += f.candidate
+    return out
+
+
+def compute_metrics(calls: Sequence[CallScore], fields: dict[str, FieldSummary]) -> dict[str, float | None]:
+    meant = sum(s.meant for s in fields.values())
+    latencies = [ms for c in calls for ms in c.latencies_ms]
+    costs = [c.cost_usd for c in calls if c.cost_usd is not None]
+    metrics: dict[str, float | None] = {
+        "expectations_pass_rate": _ratio(sum(c.expectations_passed for c in calls), len(calls)),
+        "field_capture_rate": _ratio(sum(s.correct for s in fields.values()), meant),
+        "live_capture_rate": _ratio(sum(s.live for s in fields.values()), meant),
+        "wrong_values": sum(s.wrong for s in fields.values()),
+        "unsupported_values": sum(s.unsupported for s in fields.values()),
+        "extra_goodbyes": sum(c.extra_goodbyes for c in calls),
+        "missing_closings": sum(c.missing_closing for c in calls),
+        "unanswered_calls": sum(not c.answered for c in calls),
+        "incomplete_calls": sum(c.incomplete for c in calls),
+        "latency_p50_ms": percentile(latencies, 0.5),
+        "latency_p95_ms": percentile(latencies, 0.95),
+        "cost_usd_per_call": sum(costs) / len(costs) if costs else None,
+    }
+    assert set(metrics) == set(METRICS), "every metric a suite may name is computed"
+    return metrics
+
+
+def check(metrics: dict[str, float | None], thresholds: dict[str, float]) -> list[Check]:
+    checks = []
+    for name, threshold in thresholds.items():
+        value, bound = metrics[name], METRICS[name]
+        held = value is not None and (value >= threshold if bound == "min" else value <= threshold)
+        checks.append(Check(metric=name, value=value, bound=bound, threshold=threshold, passed=held))
+    return checks
+
+
+def build_report(suite: Suite, calls: Sequence[CallScore], wall_s: float, *, errors: Sequence[str] = ()) -> SuiteReport:
+    fields = summarise_fields(calls)
+    metrics = compute_metrics(calls, fields)
+    checks = check(metrics, suite.thresholds)
+    return SuiteReport(
+        suite=suite.name,
+        tier=suite.tier,
+        wall_s=round(wall_s, 1),
+        calls=list(calls),
+        metrics=metrics,
+        fields=fields,
+        checks=checks,
+        errors=list(errors),
+        passed=bool(calls) and not errors and all(c.passed for c in checks),
+    )
+
+
+def _shown(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.0f}" if value.is_integer() else f"{value:.3f}"
+
+
+def print_report(report: SuiteReport, out: TextIO) -> None:
+    out.write(f"\nSuite {report.suite} ({report.tier} tier): {len(report.calls)} calls in {report.wall_s:.0f} s\n\n")
+    out.write(f"  {'scenario':<34} {'seed':>4}  {'expect':<6} {'fields ok':>9} {'wrong':>5} {'unsup':>5}")
+    out.write(f"  {'ended by':<8} {'bye':>3} {'p50 ms':>6}\n")
+    for c in report.calls:
+        name = c.scenario.rsplit("/", 1)[-1].removesuffix(".yaml")
+        meant = [f for f in c.fields if f.outcome != "unsupported"]
+        ok = sum(f.outcome == "correct" for f in meant)
+        wrong = sum(f.outcome == "wrong" for f in meant)
+        unsupported = len(c.fields) - len(meant)
+        p50 = percentile(c.latencies_ms, 0.5)
+        out.write(f"  {name:<34} {c.seed:>4}  {'ok' if c.expectations_passed else 'FAIL':<6} {ok:>4}/{len(meant):<4}")
+        out.write(f" {wrong:>5} {unsupported:>5}  {c.ended_by or '-':<8} {c.goodbyes:>3} {_shown(p50):>6}\n")
+        for failure in c.expectation_failures:
+            out.write(f"      expect: {failure}\n")
+        for f in c.fields:
+            if f.outcome in ("wrong", "unsupported"):
+                out.write(f"      {f.outcome}: {f.field} meant {f.meant!r}, recorded {f.got!r} ({f.source})\n")
+    out.write(f"\n  {'field':<22} {'meant':>5} {'correct':>7} {'live':>5} {'backfill':>8} {'wrong':>5}")
+    out.write(f" {'missing':>7} {'(cand.)':>7} {'unsup':>5}\n")
+    for name, s in report.fields.items():
+        out.write(f"  {name:<22} {s.meant:>5} {s.correct:>7} {s.live:>5} {s.backfill:>8} {s.wrong:>5}")
+        out.write(f" {s.missing:>7} {s.candidates:>7} {s.unsupported:>5}\n")
+    out.write("\n  metric                      value    threshold\n")
+    bars = {c.metric: c for c in report.checks}
+    for name, value in report.metrics.items():
+        bar = bars.get(name)
+        held = "" if bar is None else f"{'>=' if bar.bound == 'min' else '<='} {_shown(bar.threshold):<8}"
+        verdict = "" if bar is None else ("ok" if bar.passed else "FAIL")
+        out.write(f"  {name:<26} {_shown(value):>8}    {held} {verdict}\n")
+    for error in report.errors:
+        out.write(f"  error: {error}\n")
+    out.write(f"\nSuite {'PASSED' if report.passed else 'FAILED'}\n")
