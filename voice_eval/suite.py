@@ -6,6 +6,7 @@ are errors, so a typo never silently drops a call or a bar.
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -69,8 +70,7 @@ def load_suite(path: str | Path) -> tuple[Suite, list[Path]]:
         raise SuiteError(f"{path}: {exc}") from exc
     files: list[Path] = []
     for pattern in suite.scenarios:
-        found = sorted(path.parent.glob(pattern)) if any(c in pattern for c in "*?[") else [path.parent / pattern]
-        found = [p.resolve() for p in found if p.is_file()]
+        found = [Path(p).resolve() for p in sorted(glob.glob(str(path.parent / pattern))) if Path(p).is_file()]
         if not found:
             raise SuiteError(f"{path}: scenario {pattern!r} matches no file")
         files += [p for p in found if p not in files]
