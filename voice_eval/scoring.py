@@ -8,13 +8,13 @@ gave; was the caller closed once; how long did the caller wait. Pure: no I/O.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Literal
 
 from pydantic import BaseModel
 
 from simulator.runner import SimulationResult
 from simulator.scenario import CATEGORY, DECLINED, LANGUAGE, PROVIDER, Scenario
+from voice_agent.evidence import normalise
 from voice_agent.field_values import Valid, validate_value
 from voice_agent.spec import AgentSpec, FieldType
 
@@ -64,11 +64,6 @@ class CallScore(BaseModel):
         return self.ended_by == "agent" and self.goodbyes == 0
 
 
-def _norm(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join("".join(c if c.isalnum() else " " for c in folded).split())
-
-
 def meant_by_caller(scenario: Scenario, spoken: int) -> dict[str, str]:
     """What a perfect listener holds after the first `spoken` turns: field (or `category`,
     `provider`) -> value, REFUSED for a refusal; a later mention replaces an earlier one."""
@@ -89,7 +84,7 @@ def _same(spec: AgentSpec, name: str, meant: str, got: str) -> bool:
     want = validate_value(field, meant)
     canonical = want.value if isinstance(want, Valid) else meant
     if field.type in (FieldType.TEXT, FieldType.PERSON_NAME):
-        return _norm(canonical) == _norm(got)
+        return normalise(canonical) == normalise(got)  # as the evidence rules compare words
     return canonical == got
 
 
