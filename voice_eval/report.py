@@ -9,6 +9,7 @@ from typing import Literal, TextIO
 from pydantic import BaseModel
 
 from .scoring import CallScore
+from .stats import bootstrap_mean, pass_hat_k, wilson
 from .suite import METRICS, Suite
 
 
@@ -23,6 +24,17 @@ class FieldSummary(BaseModel):
     unsupported: int = 0  # written, though the caller never gave it
 
 
+class PersonaSummary(BaseModel):
+    """One scenario (a persona: one caller and what it means) over its runs."""
+
+    scenario: str
+    runs: int
+    passes: int
+    pass_rate: float
+    wilson_low: float  # 95%
+    wilson_high: float
+
+
 class Check(BaseModel):
     metric: str
     value: float | None  # None: nothing to measure (no turn answered, no cost reported)
@@ -35,7 +47,10 @@ class SuiteReport(BaseModel):
     suite: str
     tier: str
     wall_s: float
+    runs: int  # per persona: the k of pass^k
     calls: list[CallScore]
+    personas: list[PersonaSummary]
+    pass_rate_interval: tuple[float, float] | None  # bootstrap 95% over personas of their pass rates
     metrics: dict[str, float | None]
     fields: dict[str, FieldSummary]
     checks: list[Check]
@@ -76,11 +91,36 @@ def summarise_fields(calls: Sequence[CallScore]) -> dict[str, FieldSummary]:
     return out
 
 
-def compute_metrics(calls: Sequence[CallScore], fields: dict[str, FieldSummary]) -> dict[str, float | None]:
+def summarise_personas(calls: Sequence[CallScore]) -> list[PersonaSummary]:
+    runs: dict[str, list[bool]] = {}
+    for call in calls:
+        runs.setdefault(call.scenario, []).append(call.passed)
+    out = []
+    for scenario, passed in runs.items():
+        low, high = wilson(sum(passed), len(passed))
+        out.append(
+            PersonaSummary(
+                scenario=scenario,
+                runs=len(passed),
+                passes=sum(passed),
+                pass_rate=sum(passed) / len(passed),
+                wilson_low=low,
+                wilson_high=high,
+            )
+        )
+    return out
+
+
+def compute_metrics(
+    calls: Sequence[CallScore], fields: dict[str, FieldSummary], personas: Sequence[PersonaSummary], k: int
+) -> dict[str, float | None]:
     meant = sum(s.meant for s in fields.values())
+    table = [(p.runs, p.passes) for p in personas]
     latencies = [ms for c in calls for ms in c.latencies_ms]
     costs = [c.cost_usd for c in calls if c.cost_usd is not None]
     metrics: dict[str, float | None] = {
+        "pass_hat_1": pass_hat_k(table, 1),
+        "pass_hat_k": pass_hat_k(table, k),
         "expectations_pass_rate": _ratio(sum(c.expectations_passed for c in calls), len(calls)),
         "field_capture_rate": _ratio(sum(s.correct for s in fields.values()), meant),
         "live_capture_rate": _ratio(sum(s.live for s in fields.values()), meant),
@@ -109,13 +149,17 @@ def check(metrics: dict[str, float | None], thresholds: dict[str, float]) -> lis
 
 def build_report(suite: Suite, calls: Sequence[CallScore], wall_s: float, *, errors: Sequence[str] = ()) -> SuiteReport:
     fields = summarise_fields(calls)
-    metrics = compute_metrics(calls, fields)
+    personas = summarise_personas(calls)
+    metrics = compute_metrics(calls, fields, personas, suite.repeats)
     checks = check(metrics, suite.thresholds)
     return SuiteReport(
         suite=suite.name,
         tier=suite.tier,
         wall_s=round(wall_s, 1),
+        runs=suite.repeats,
         calls=list(calls),
+        personas=personas,
+        pass_rate_interval=bootstrap_mean([p.pass_rate for p in personas]) if personas else None,
         metrics=metrics,
         fields=fields,
         checks=checks,
@@ -143,8 +187,8 @@ def print_report(report: SuiteReport, out: TextIO) -> None:
         p50 = percentile(c.latencies_ms, 0.5)
         out.write(f"  {name:<34} {c.seed:>4}  {'ok' if c.expectations_passed else 'FAIL':<6} {ok:>4}/{len(meant):<4}")
         out.write(f" {wrong:>5} {unsupported:>5}  {c.ended_by or '-':<8} {c.goodbyes:>3} {_shown(p50):>6}\n")
-        for failure in c.expectation_failures:
-            out.write(f"      expect: {failure}\n")
+        for failure in c.failures:
+            out.write(f"      fails: {failure}\n")
         for f in c.fields:
             if f.outcome in ("wrong", "unsupported"):
                 out.write(f"      {f.outcome}: {f.field} meant {f.meant!r}, recorded {f.got!r} ({f.source})\n")
@@ -153,6 +197,15 @@ def print_report(report: SuiteReport, out: TextIO) -> None:
     for name, s in report.fields.items():
         out.write(f"  {name:<22} {s.meant:>5} {s.correct:>7} {s.live:>5} {s.backfill:>8} {s.wrong:>5}")
         out.write(f" {s.missing:>7} {s.candidates:>7} {s.unsupported:>5}\n")
+    out.write(f"\n  {'persona (scenario)':<34} {'passed':>7} {'rate':>5}  Wilson 95%\n")
+    for p in report.personas:
+        name = p.scenario.rsplit("/", 1)[-1].removesuffix(".yaml")
+        out.write(
+            f"  {name:<34} {p.passes:>3}/{p.runs:<3} {p.pass_rate:>5.2f}  [{p.wilson_low:.2f}, {p.wilson_high:.2f}]\n"
+        )
+    if report.pass_rate_interval is not None:
+        low, high = report.pass_rate_interval
+        out.write(f"  suite pass rate, bootstrap 95% over personas: [{low:.2f}, {high:.2f}]; k = {report.runs}\n")
     out.write("\n  metric                      value    threshold\n")
     bars = {c.metric: c for c in report.checks}
     for name, value in report.metrics.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from simulator.runner import SimulationResult
 from simulator.scenario import CATEGORY, DECLINED, LANGUAGE, PROVIDER, Scenario
@@ -32,6 +32,7 @@ class FieldScore(BaseModel):
     got: str | None  # what the record holds (REFUSED for a declined field)
     source: Literal["live", "backfill"] | None = None
     candidate: bool = False  # missing, with an unverified candidate kept for the office
+    required: bool = False  # the spec requires it: missing it fails the run
 
 
 class CallScore(BaseModel):
@@ -62,6 +63,28 @@ class CallScore(BaseModel):
     @property
     def missing_closing(self) -> bool:
         return self.ended_by == "agent" and self.goodbyes == 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def failures(self) -> list[str]:
+        """Why the run fails, by the deterministic checks; empty: it passes. A run passes when the
+        call was answered, its scenario's expectations held, every field the caller gave that the
+        spec requires is recorded as meant, nothing wrong or invented is recorded, and the agent
+        that ended the call was heard closing it once."""
+        found = [] if self.answered else ["not answered"]
+        found += [f"expect: {failure}" for failure in self.expectation_failures]
+        for f in self.fields:
+            if f.outcome in ("wrong", "unsupported") or (f.outcome == "missing" and f.required):
+                found.append(f"{f.outcome}: {f.field}")
+        if self.extra_goodbyes:
+            found.append(f"goodbyes heard: {self.goodbyes}")
+        if self.missing_closing:
+            found.append("ended by the agent without the closing heard")
+        return found
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
 
 
 def meant_by_caller(scenario: Scenario, spoken: int) -> dict[str, str]:
@@ -114,6 +137,7 @@ def score_call(scenario: Scenario, spec: AgentSpec, result: SimulationResult, se
                     got=got,
                     source=recorded.source if got is not None else None,
                     candidate=recorded.candidate is not None,
+                    required=bool((field := spec.field(name)) and field.required),
                 )
             )
     # Only their tools write these, during the call: the post-call pass never does.

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 # Every metric a threshold may name, and which way is better. `min`: the value must be at least
 # the threshold; `max`: at most. docs/eval.md says what each counts.
 METRICS: dict[str, Literal["min", "max"]] = {
+    "pass_hat_1": "min",  # runs that pass every deterministic check (scoring.CallScore.failures), per persona, averaged
+    "pass_hat_k": "min",  # tau-bench's pass^k with k = repeats: all k runs of a persona pass
     "expectations_pass_rate": "min",  # calls whose scenario `expect:` held
     "field_capture_rate": "min",  # meant fields the record holds with the meant value
     "live_capture_rate": "min",  # ... of them, recorded during the call (not by the post-call pass)

@@ -222,3 +222,27 @@ def test_a_failed_expectation_or_a_broken_call_fails_the_suite(happy, clinic) ->
     good = score_call(happy, clinic, result(clinic, RIGHT), seed=7)
     assert build_report(suite(), [good], 1.0, errors=["x.yaml seed 7: TimeoutError: "]).passed is False
     assert build_report(suite(), [], 1.0).passed is False  # no call, no verdict
+
+
+def test_a_run_passes_only_when_every_deterministic_check_holds(happy, clinic) -> None:
+    assert score_call(happy, clinic, result(clinic, RIGHT), seed=7).failures == []
+    no_dob = {k: v for k, v in RIGHT.items() if k != "date_of_birth"}
+    assert score_call(happy, clinic, result(clinic, no_dob), seed=7).failures == ["missing: date_of_birth"]
+    wrong = score_call(happy, clinic, result(clinic, {**RIGHT, "caller_name": "Maria Lopes"}, goodbyes=2), seed=7)
+    assert wrong.failures == ["wrong: caller_name", "goodbyes heard: 2"]
+    # What the spec does not require (the provider) may be missing without failing the run.
+    no_provider = score_call(happy, clinic, result(clinic, RIGHT, provider=None), seed=7)
+    assert outcomes(no_provider)["provider"] == "missing" and no_provider.passed
+
+
+def test_runs_of_one_persona_give_its_rate_wilson_interval_and_pass_hat_k(happy, clinic) -> None:
+    good = score_call(happy, clinic, result(clinic, RIGHT), seed=7)
+    bad = score_call(happy, clinic, result(clinic, {**RIGHT, "callback_number": "+16175550143"}), seed=8)
+    two_runs = Suite(name="t", scenarios=["x.yaml"], repeats=2, thresholds={"pass_hat_k": 0.5})
+    report = build_report(two_runs, [good, bad], 1.0)
+    (persona,) = report.personas
+    assert (persona.runs, persona.passes, persona.pass_rate) == (2, 1, 0.5)
+    assert persona.wilson_low < 0.5 < persona.wilson_high
+    assert report.metrics["pass_hat_1"] == 0.5
+    assert report.metrics["pass_hat_k"] == 0.0  # both runs pass: never
+    assert [c.metric for c in report.checks if not c.passed] == ["pass_hat_k"]
