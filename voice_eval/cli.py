@@ -31,6 +31,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("suite", metavar="SUITE.yaml")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
     p.add_argument("--out", metavar="FILE", help="also write the report as JSON to FILE")
+    p.add_argument("--report", metavar="DIR", help="write report.json, junit.xml and report.html into DIR")
+    p.add_argument("--runs", type=_at_least_one, metavar="K", help="runs per scenario (default: the suite's repeats)")
     p.add_argument("--concurrency", type=_at_least_one, metavar="N", help="calls at once (default: the suite's)")
     p.add_argument("--list", action="store_true", help="list the calls the suite would place, and stop")
     p.set_defaults(run=run)
@@ -47,10 +49,13 @@ def run(args: argparse.Namespace) -> int:
 
     from .offline import planned_calls, run_offline
     from .report import print_report
+    from .report_files import write_report
     from .scoring import CallScore
 
     try:
         suite, files = load_suite(args.suite)
+        if args.runs is not None:
+            suite = suite.model_copy(update={"repeats": args.runs})
         plan = planned_calls(suite, files)
     except (SuiteError, ScenarioError) as err:
         return _fail(err)
@@ -72,8 +77,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text + "\n", encoding="utf-8")
+    written = write_report(report, args.report) if args.report else []
     if args.json:
         print(text)
     else:
         print_report(report, sys.stdout)
+        for path in written:
+            print(f"  {path}")
     return 0 if report.passed else 1

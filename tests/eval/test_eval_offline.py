@@ -41,9 +41,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedP
     folder = tmp_path_factory.mktemp("eval")
     suite = folder / "suite.yaml"
     suite.write_text(SUITE.format(scenarios=ROOT / "scenarios", here=Path(__file__).parent), encoding="utf-8")
-    out = folder / "report.json"
+    out = folder / "report" / "report.json"
     done = subprocess.run(
-        [sys.executable, "-m", "voice_agent.cli", "eval", str(suite), "--out", str(out)],
+        [sys.executable, "-m", "voice_agent.cli", "eval", str(suite), "--report", str(folder / "report")],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.is_file(), done.stderr
@@ -63,7 +63,10 @@ def test_the_suite_fails_on_the_misheard_name_and_the_live_miss_alone(run: Run) 
     lines = [line.strip() for line in done.stdout.splitlines()]
     assert "wrong: caller_name meant 'Sam Green', recorded 'Sam Greene' (live)" in lines
     assert [line.split()[0] for line in lines if line.endswith("FAIL")] == ["live_capture_rate", "wrong_values"]
-    assert lines[-1] == "Suite FAILED"
+    assert lines[-4] == "Suite FAILED"
+    written = [Path(line) for line in lines[-3:]]
+    assert [p.name for p in written] == ["report.json", "junit.xml", "report.html"]
+    assert all(p.is_file() for p in written)
 
 
 def test_each_field_is_scored_against_what_the_caller_meant(run: Run) -> None:

@@ -246,3 +246,23 @@ def test_runs_of_one_persona_give_its_rate_wilson_interval_and_pass_hat_k(happy,
     assert report.metrics["pass_hat_1"] == 0.5
     assert report.metrics["pass_hat_k"] == 0.0  # both runs pass: never
     assert [c.metric for c in report.checks if not c.passed] == ["pass_hat_k"]
+
+
+def test_the_report_files_name_each_failed_run_and_bar(happy, clinic, tmp_path) -> None:
+    from xml.etree import ElementTree as ET
+
+    from voice_eval.report_files import write_report
+
+    good = score_call(happy, clinic, result(clinic, RIGHT), seed=7)
+    bad = score_call(happy, clinic, result(clinic, {**RIGHT, "callback_number": "+16175550143"}), seed=8)
+    report = build_report(Suite(name="t", scenarios=["x"], repeats=2, thresholds={"wrong_values": 0}), [good, bad], 1.0)
+    written = write_report(report, tmp_path / "r")
+    assert [p.name for p in written] == ["report.json", "junit.xml", "report.html"]
+    junit = ET.parse(tmp_path / "r" / "junit.xml").getroot()
+    assert (junit.get("tests"), junit.get("failures")) == ("3", "2")
+    failures = [case.find("failure") for case in junit.iter("testcase")]
+    assert [f.get("message") if f is not None else None for f in failures] == [
+        None, "wrong: callback_number", "wrong_values = 1.0 (must be <= 0.0)",
+    ]  # fmt: skip
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "t: FAILED" in page and "riverside_happy_path seed 8" in page and "wrong: callback_number" in page
