@@ -76,8 +76,11 @@ def test_each_field_is_scored_against_what_the_caller_meant(run: Run) -> None:
     forgot = {f["field"]: f for f in calls["forgotten_tool_call"]["fields"]}
     assert forgot["date_of_birth"] == {
         "field": "date_of_birth", "outcome": "correct", "meant": "1960-07-12", "got": "1960-07-12",
-        "source": "backfill", "candidate": False,
+        "source": "backfill", "candidate": False, "required": True,
     }  # fmt: skip
+    assert calls["forgotten_tool_call"]["failures"] == []
+    assert calls["model_mishears_name"]["failures"] == ["wrong: caller_name"]
+    assert report["metrics"]["pass_hat_1"] == 0.5
     assert forgot["callback_number"]["got"] == "+16175550189" and forgot["callback_number"]["outcome"] == "correct"
     assert forgot["category"]["outcome"] == "correct"
     misheard = {f["field"]: f["outcome"] for f in calls["model_mishears_name"]["fields"]}
