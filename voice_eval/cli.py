@@ -34,6 +34,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--report", metavar="DIR", help="write report.json, junit.xml and report.html into DIR")
     p.add_argument("--runs", type=_at_least_one, metavar="K", help="runs per scenario (default: the suite's repeats)")
     p.add_argument("--concurrency", type=_at_least_one, metavar="N", help="calls at once (default: the suite's)")
+    p.add_argument(
+        "--compare",
+        metavar="OTHER_SPEC.yaml",
+        help="also run the same scenarios and seeds with this agent spec; report the paired difference",
+    )
     p.add_argument("--list", action="store_true", help="list the calls the suite would place, and stop")
     p.set_defaults(run=run)
 
@@ -46,9 +51,10 @@ def _fail(err: Exception) -> int:
 def run(args: argparse.Namespace) -> int:
     # The offline tier runs the simulator and the bridge: imported here, not when the CLI starts.
     from simulator.scenario import ScenarioError
+    from voice_agent.spec import SpecError, load_spec
 
     from .offline import planned_calls, run_offline
-    from .report import print_report
+    from .report import compare, print_report
     from .report_files import write_report
     from .scoring import CallScore
 
@@ -57,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         if args.runs is not None:
             suite = suite.model_copy(update={"repeats": args.runs})
         plan = planned_calls(suite, files)
-    except (SuiteError, ScenarioError) as err:
+        if args.compare:
+            load_spec(args.compare)
+    except (SuiteError, ScenarioError, SpecError) as err:
         return _fail(err)
     if args.list:
         for path, seed in plan:
@@ -72,7 +80,14 @@ def run(args: argparse.Namespace) -> int:
         verdict = "ok" if call.expectations_passed else "FAIL"
         print(f"  {Path(call.scenario).stem} seed {call.seed}: {verdict} ({call.duration_ms / 1000:.0f} s)", flush=True)
 
-    report = asyncio.run(run_offline(suite, files, concurrency=at_once, on_call=None if args.json else progress))
+    on_call = None if args.json else progress
+    report = asyncio.run(run_offline(suite, files, concurrency=at_once, on_call=on_call))
+    if args.compare:
+        if not args.json:
+            print(f"The same calls with {args.compare}...", flush=True)
+        other = Path(args.compare)
+        theirs = asyncio.run(run_offline(suite, files, concurrency=at_once, on_call=on_call, agent=other))
+        report = report.model_copy(update={"comparison": compare(report, theirs, args.compare)})
     text = report.model_dump_json(indent=2)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

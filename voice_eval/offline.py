@@ -28,11 +28,17 @@ def planned_calls(suite: Suite, files: list[Path]) -> list[tuple[Path, int]]:
 
 
 async def _one(
-    suite: Suite, path: Path, seed: int, gate: asyncio.Semaphore, on_call: Callable[[CallScore], None] | None
+    suite: Suite,
+    path: Path,
+    seed: int,
+    gate: asyncio.Semaphore,
+    on_call: Callable[[CallScore], None] | None,
+    agent: Path | None,
 ) -> CallScore:
     async with gate:
-        result = await run_scenario(path, transport=suite.transport, seed=seed)
+        result = await run_scenario(path, transport=suite.transport, seed=seed, agent=agent)
     scenario = load_scenario(path)
+    # Scored against the scenario's own spec, whichever spec answered: one ruler for both sides.
     score = score_call(scenario, load_spec(scenario.agent), result, seed)
     if on_call is not None:
         on_call(score)
@@ -45,12 +51,15 @@ async def run_offline(
     *,
     concurrency: int | None = None,
     on_call: Callable[[CallScore], None] | None = None,
+    agent: Path | None = None,
 ) -> SuiteReport:
     """A call that breaks (the harness or the stack raised) is reported as an error, never skipped."""
     started = time.monotonic()
     gate = asyncio.Semaphore(concurrency or suite.concurrency)
     plan = planned_calls(suite, files)
-    outcomes = await asyncio.gather(*(_one(suite, p, seed, gate, on_call) for p, seed in plan), return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(_one(suite, p, seed, gate, on_call, agent) for p, seed in plan), return_exceptions=True
+    )
     calls: list[CallScore] = []
     errors: list[str] = []
     for (path, seed), outcome in zip(plan, outcomes, strict=True):

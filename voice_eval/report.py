@@ -9,7 +9,7 @@ from typing import Literal, TextIO
 from pydantic import BaseModel
 
 from .scoring import CallScore
-from .stats import bootstrap_mean, pass_hat_k, wilson
+from .stats import bootstrap_mean, paired_difference, pass_hat_k, wilson
 from .suite import METRICS, Suite
 
 
@@ -43,6 +43,18 @@ class Check(BaseModel):
     passed: bool
 
 
+class Comparison(BaseModel):
+    """The same personas and seeds answered by another spec: per persona pass rates, paired."""
+
+    other_spec: str
+    other_personas: list[PersonaSummary]
+    other_metrics: dict[str, float | None]
+    difference: float  # mean over personas of (ours - theirs) pass rate
+    interval: tuple[float, float]  # bootstrap 95% over personas
+    detectable: bool  # the interval leaves zero out
+    verdict: str
+
+
 class SuiteReport(BaseModel):
     suite: str
     tier: str
@@ -55,6 +67,7 @@ class SuiteReport(BaseModel):
     fields: dict[str, FieldSummary]
     checks: list[Check]
     errors: list[str] = []  # calls that broke before they could be scored
+    comparison: Comparison | None = None  # with --compare
     passed: bool
 
 
@@ -168,6 +181,22 @@ def build_report(suite: Suite, calls: Sequence[CallScore], wall_s: float, *, err
     )
 
 
+def compare(ours: SuiteReport, theirs: SuiteReport, other_spec: str) -> Comparison:
+    rates = {p.scenario: p.pass_rate for p in theirs.personas}
+    shared = [p for p in ours.personas if p.scenario in rates]
+    mean, interval, detectable = paired_difference([p.pass_rate for p in shared], [rates[p.scenario] for p in shared])
+    verdict = ("ours is better" if mean > 0 else "ours is worse") if detectable else "no detectable difference"
+    return Comparison(
+        other_spec=other_spec,
+        other_personas=theirs.personas,
+        other_metrics=theirs.metrics,
+        difference=mean,
+        interval=interval,
+        detectable=detectable,
+        verdict=verdict,
+    )
+
+
 def _shown(value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -215,4 +244,12 @@ def print_report(report: SuiteReport, out: TextIO) -> None:
         out.write(f"  {name:<26} {_shown(value):>8}    {held} {verdict}\n")
     for error in report.errors:
         out.write(f"  error: {error}\n")
+    if (cmp := report.comparison) is not None:
+        theirs = cmp.other_metrics["pass_hat_1"]
+        out.write(f"\n  compared with {cmp.other_spec} (same scenarios and seeds):\n")
+        out.write(f"    pass^1 ours {_shown(report.metrics['pass_hat_1'])}, theirs {_shown(theirs)}; ")
+        out.write(
+            f"paired difference {cmp.difference:+.2f}, bootstrap 95% [{cmp.interval[0]:+.2f}, {cmp.interval[1]:+.2f}]: "
+        )
+        out.write(f"{cmp.verdict}\n")
     out.write(f"\nSuite {'PASSED' if report.passed else 'FAILED'}\n")

@@ -76,6 +76,8 @@ class CallScore(BaseModel):
         for f in self.fields:
             if f.outcome in ("wrong", "unsupported") or (f.outcome == "missing" and f.required):
                 found.append(f"{f.outcome}: {f.field}")
+        if self.incomplete and self.ended_by == "agent":
+            found.append(f"ended by the agent after {self.turns_spoken} of {self.turns_total} caller turns")
         if self.extra_goodbyes:
             found.append(f"goodbyes heard: {self.goodbyes}")
         if self.missing_closing:
