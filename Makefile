@@ -21,7 +21,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# Style, types (strict on voice_agent/, voice_agent_cli/ and realtime_bridge/) and layering; config in pyproject.toml.
+# Style, types (strict on voice_agent/, voice_agent_cli/, realtime_bridge/ and voice_eval/) and layering; config in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

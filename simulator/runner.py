@@ -19,7 +19,7 @@ from simulator.caller import SimulatedCaller
 from simulator.caller_result import CallerOptions, CallerResult, LatencySummary
 from simulator.local_world import start_local_world
 from simulator.loopback_tls import make_loopback_tls
-from simulator.scenario import Scenario, load_scenario
+from simulator.scenario import Scenario, check_against_agent, load_scenario
 from voice_agent.decisions import CallbackSink, DecisionLine
 from voice_agent.field_values import Valid, validate_value
 from voice_agent.record_store import Turn
@@ -89,15 +89,24 @@ async def run_scenario(
     scenario_path: str | Path,
     *,
     transport: Literal["udp", "tcp", "tls"] = "udp",
+    seed: int | None = None,
+    agent: str | Path | None = None,
     on_turn: Callable[[Turn], None] | None = None,
     on_decision: Callable[[DecisionLine], None] | None = None,
 ) -> SimulationResult:
-    """``tls``: SIP over TLS and SRTP media, with throwaway loopback certificates."""
+    """``tls``: SIP over TLS and SRTP media, with throwaway loopback certificates. ``seed``: the
+    stand-in model's, instead of the scenario's (an evaluation suite's repeats). ``agent``: another
+    agent spec to answer the same caller (an evaluation's comparison); checked like the scenario's."""
     scenario = load_scenario(scenario_path)
+    if agent is not None:
+        scenario = scenario.model_copy(update={"agent": Path(agent).resolve()})
+        check_against_agent(scenario)
     sinks = (CallbackSink(on_decision),) if on_decision else ()
     tls = make_loopback_tls() if transport == "tls" else None
     try:
-        world = await start_local_world(scenario.agent, scenario, decision_sinks=sinks, turn_listener=on_turn, tls=tls)
+        world = await start_local_world(
+            scenario.agent, scenario, seed=seed, decision_sinks=sinks, turn_listener=on_turn, tls=tls
+        )
     except BaseException:
         if tls is not None:
             tls.close()

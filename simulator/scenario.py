@@ -87,6 +87,7 @@ class ModelKnobs(_Strict):
     """How the stand-in misbehaves (docs/simulator.md, "Knobs"). Defaults: politely."""
 
     forget_tool_calls: list[str] = []
+    mishear: dict[str, str] = {}  # field -> the value the model records instead of what the caller meant
     try_end_early: bool = False
     extra_goodbye: bool = False
     misread_digits: bool = False
@@ -209,6 +210,7 @@ def check_against_agent(scenario: Scenario) -> None:
     knobs = scenario.extractor
     named = [
         *scenario.model.forget_tool_calls,
+        *scenario.model.mishear,
         *knobs.fabricate_quote,
         *knobs.quote_agent_turn,
         *knobs.wrong_value,

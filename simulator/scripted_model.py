@@ -248,7 +248,8 @@ class ScriptedModel:
                 if key in forget:
                     missed = True
                     continue
-                call = Call(f"record_{key}", {"value": value})
+                # A misheard value is recorded as confidently as a right one.
+                call = Call(f"record_{key}", {"value": self.scenario.model.mishear.get(key, value)})
             if call.name in declared:  # a model can only call what the session declared
                 calls.append(call)
         return calls, missed

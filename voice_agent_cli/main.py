@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     calls.register(sub)
     audit.register(sub)
     watch.register(sub)
+    from voice_eval.cli import register as register_eval  # the evaluation harness: its own package
+
+    register_eval(sub)
     return parser
 
 
