@@ -66,6 +66,7 @@ class FakeModel:
         self.tool_every = tool_every
         self.stats = FakeModelStats()
         self.sessions = 0
+        self.live: dict[int, Session] = {}  # open sessions by number
         self._ids = 0
         self._checked: set[str] = set()
 
@@ -225,6 +226,7 @@ class FakeModel:
         self.sessions += 1
         session = default_session(self._id("sess"), model, int(time.time()) + 3600)
         s = Session(connection, model, self.sessions, session)
+        self.live[s.n] = s
         await self._send(s, {"type": "session.created", "session": session})
         try:
             async for raw in connection:
@@ -232,8 +234,11 @@ class FakeModel:
         except ConnectionClosed:
             pass
         finally:
-            if s.call_no is not None:
-                self.stats.appends[str(s.call_no)] = self.stats.appends.get(str(s.call_no), 0) + s.appends
+            self.count_appends(self.live.pop(s.n))
+
+    def count_appends(self, s: Session) -> None:
+        if s.call_no is not None:
+            self.stats.appends[str(s.call_no)] = self.stats.appends.get(str(s.call_no), 0) + s.appends
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -249,6 +254,8 @@ async def main_async(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     fake.stats.sessions = fake.sessions
+    for session in list(fake.live.values()):  # still open at the end (a bridge still draining): counted too
+        fake.count_appends(session)
     Path(args.out).write_text(fake.stats.model_dump_json())
     ws.close()
     http.close()
