@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from simulator.local_stack import LOCAL_BUS, LocalStack, attach_local_stack, local_environment, local_session
+from simulator.local_stack import LOCAL_BUS, attach_local_stack, local_environment, local_session
 from voice_agent.event_bus import EVENT_SOURCE
 
 log = logging.getLogger("local_lambda")
@@ -67,7 +68,7 @@ def handler_environment(
     aws_endpoint: str, spec_path: str, openai_base_url: str | None, post_call_model: str
 ) -> dict[str, str]:
     """The configuration the stack gives each function, pointed at the local endpoints."""
-    env = local_environment(LocalStack(aws_endpoint, local_session())) | {
+    env = local_environment(aws_endpoint) | {
         "AGENT_SPEC_PATH": spec_path,
         "POST_CALL_MODEL": post_call_model,
         "POWERTOOLS_SERVICE_NAME": "voice-agent",
@@ -84,16 +85,14 @@ class Functions:
 
     def __init__(self, names: dict[str, str]) -> None:
         self._modules: dict[str, ModuleType] = {name: importlib.import_module(path) for name, path in names.items()}
-        self._ids = iter(range(1, 1 << 62))
-        self._lock = threading.Lock()
+        self._ids = itertools.count(1)  # next() on a count is atomic: the server's threads share it
 
     def __contains__(self, name: str) -> bool:
         return name in self._modules
 
     def invoke(self, name: str, event: Any) -> tuple[Any, bool]:
         """(the handler's answer, or Lambda's error document; True when the handler raised)."""
-        with self._lock:
-            request_id = f"local-{next(self._ids)}"
+        request_id = f"local-{next(self._ids)}"
         handler: Callable[[Any, Any], Any] = self._modules[name].handler
         try:
             return handler(event, LambdaContext(name, request_id)), False

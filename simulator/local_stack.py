@@ -115,10 +115,10 @@ def attach_local_stack(endpoint_url: str) -> LocalStack:
     return stack
 
 
-def local_environment(stack: LocalStack) -> dict[str, str]:
-    """Environment for a process (or a handler module) that should use this stack."""
+def local_environment(endpoint_url: str) -> dict[str, str]:
+    """Environment for a process (or a handler module) that should use the stack at `endpoint_url`."""
     return {
-        "AWS_ENDPOINT_URL": stack.endpoint_url,
+        "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": LOCAL_REGION,
@@ -129,4 +129,4 @@ def local_environment(stack: LocalStack) -> dict[str, str]:
 
 
 def apply_local_environment(stack: LocalStack) -> None:
-    os.environ.update(local_environment(stack))
+    os.environ.update(local_environment(stack.endpoint_url))

@@ -21,6 +21,7 @@ import openai
 
 from realtime_bridge.bridge_app import HEARTBEAT_S, BridgeDeps, CallRouter
 from realtime_bridge.call import CallSettings
+from realtime_bridge.call_finalizer import CallEndedSink
 from realtime_bridge.realtime.client import OpenAIRealtimeClient
 from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.server import SipServer
@@ -160,7 +161,7 @@ async def start_local_parts(
         return OpenAIRealtimeClient(model_client)
 
     invoker: ToolInvoker = InProcessInvoker(ToolExecutor(runtime), PolicyService(runtime))
-    sink: BusPublisher | LocalPostCall = LocalPostCall(bus, reconciler)
+    sink: CallEndedSink = LocalPostCall(bus, reconciler)
     if lambda_endpoint:  # production's wiring: only the endpoints differ
         client = stack.session.client("lambda", endpoint_url=lambda_endpoint)
         invoker, sink = LambdaInvoker(client, TOOLS_FUNCTION, POLICY_FUNCTION), bus

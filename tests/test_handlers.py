@@ -62,7 +62,10 @@ class Handlers:
 
 @pytest.fixture(scope="module")
 def handlers(local_stack: LocalStack) -> Iterator[Handlers]:
-    env = local_environment(local_stack) | {"AGENT_SPEC_PATH": str(EXAMPLE_SPEC), "CALLS_TABLE": LOCAL_TABLE}
+    env = local_environment(local_stack.endpoint_url) | {
+        "AGENT_SPEC_PATH": str(EXAMPLE_SPEC),
+        "CALLS_TABLE": LOCAL_TABLE,
+    }
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)

@@ -48,7 +48,7 @@ def handlers(local_stack: LocalStack, llm_server: SimulatedLlm) -> Iterator[Hand
     secret = local_stack.client("secretsmanager").create_secret(
         Name=f"openai-{uuid.uuid4().hex}", SecretString=SECRET_KEY
     )
-    env = local_environment(local_stack) | {
+    env = local_environment(local_stack.endpoint_url) | {
         "AGENT_SPEC_PATH": str(EXAMPLE_SPEC),
         "POST_CALL_MODEL": "gpt-4.1-mini",
         "OPENAI_SECRET_ARN": secret["ARN"],
