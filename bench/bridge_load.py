@@ -46,6 +46,8 @@ from load_harness import (
     write_json,
 )
 
+from realtime_bridge.event_loop import LOOPS
+
 ONSET_LOST_MS = 1000.0
 # Every third burst is answered with a tool call. When the tool round trip is slow (the stand-ins
 # share the harness CPU), the follow-up's audio can still be playing when the next burst's answer
@@ -54,7 +56,7 @@ TOOL_EVERY = 3
 TARGETS = ("null", "ours")
 
 
-def run_target(target: str, n: int, duration_s: float, seed: int) -> dict[str, Any]:
+def run_target(target: str, n: int, duration_s: float, seed: int, event_loop: str) -> dict[str, Any]:
     work = workdir(f"bench-load-{target}-{n}-")
     procs = Processes(work)
     stats_path = work / "fake_model.json"
@@ -63,9 +65,9 @@ def run_target(target: str, n: int, duration_s: float, seed: int) -> dict[str, A
         if target == "ours":
             aws = procs.moto()
             lambda_url = procs.local_lambda(aws, model_url)
-            proc, sip_port = procs.bridge(model_url, aws, max_calls=n + 10, lambda_url=lambda_url)
+            proc, sip_port = procs.bridge(model_url, aws, n + 10, lambda_url, event_loop)
         else:
-            proc, sip_port = procs.null_relay(model_url)
+            proc, sip_port = procs.null_relay(model_url, event_loop)
         pin_target(proc.pid)
         window: dict[str, float] = {}
 
@@ -91,7 +93,7 @@ def run_target(target: str, n: int, duration_s: float, seed: int) -> dict[str, A
         fake_stats = FakeModelStats.model_validate_json(stats_path.read_text())
     finally:
         procs.close()
-    return measure(target, n, records, fake_stats, window)
+    return measure(target, event_loop, n, records, fake_stats, window)
 
 
 async def _run(caller: LoadCaller, plans: list[CallPlan], ramp: float, hold: float, **kw: Any) -> list[CallRecord]:
@@ -99,7 +101,7 @@ async def _run(caller: LoadCaller, plans: list[CallPlan], ramp: float, hold: flo
 
 
 def measure(
-    target: str, n: int, records: list[CallRecord], fake: FakeModelStats, window: dict[str, float]
+    target: str, event_loop: str, n: int, records: list[CallRecord], fake: FakeModelStats, window: dict[str, float]
 ) -> dict[str, Any]:
     ingress, first_ingress, egress, jitter, drift = [], [], [], [], []  # first: the call's first burst
     egress_clear: list[float] = []
@@ -137,6 +139,7 @@ def measure(
     cpu = (window["cpu1"] - window["cpu0"]) / call_minutes if call_minutes > 0 else None
     return {
         "target": target,
+        "event_loop": event_loop,
         "calls": n,
         "answered": len(answered),
         "failed": n - len(answered),
@@ -221,7 +224,8 @@ def render(level: dict[str, dict[str, Any]], delay: tuple[float, float]) -> str:
     null, ours = level["null"], level["ours"]
     rows = [[label, _get(ours, k), _get(null, k), _ratio(_get(ours, k), _get(null, k))] for label, k in METRICS]
     title = (
-        f"{ours['calls']} concurrent calls: {ours['onsets']} caller onsets, steady window {ours['steady_window_s']} s "
+        f"{ours['calls']} concurrent calls on {ours['event_loop']}: {ours['onsets']} caller onsets, "
+        f"steady window {ours['steady_window_s']} s "
         f"(null {null['steady_window_s']} s); the model's own answer delay is {delay[0]:.0f}-{delay[1]:.0f} ms"
     )
     return title + "\n" + table(rows, ["metric", "ours", "null", "ours/null"])
@@ -232,6 +236,9 @@ def main() -> int:
     parser.add_argument("--levels", default="1,20,100", help="comma-separated concurrency levels (200 on request)")
     parser.add_argument("--duration", type=float, default=20.0, help="steady seconds with every call up")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--event-loop", choices=LOOPS, default=LOOPS[0], help="the loop both the bridge and the null relay run on"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "bridge_load.json")
     args = parser.parse_args()
     try:
@@ -243,12 +250,17 @@ def main() -> int:
         print("error: --levels must name at least one level of 1 or more calls", file=sys.stderr)
         return 2
     pin_harness()
-    payload: dict[str, Any] = {"machine": machine(), "duration_s": args.duration, "levels": []}
+    payload: dict[str, Any] = {
+        "machine": machine(),
+        "duration_s": args.duration,
+        "event_loop": args.event_loop,
+        "levels": [],
+    }
     if payload["machine"]["pinned"]:
         print(f"the bridge or null relay pinned to CPU {payload['machine']['pinned']['target']}, the callers and "
               f"stand-ins to {payload['machine']['pinned']['harness']}", flush=True)  # fmt: skip
     for n in levels:
-        level = {t: run_target(t, n, args.duration, args.seed) for t in TARGETS}
+        level = {t: run_target(t, n, args.duration, args.seed, args.event_loop) for t in TARGETS}
         payload["levels"].append(level)
         print(render(level, (150.0, 350.0)) + "\n", flush=True)
         write_json(args.out, payload)  # after every level: a long run that is stopped keeps what it measured

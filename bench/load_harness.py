@@ -487,7 +487,9 @@ class Processes:
         _, url = self.ready_line("local_lambda", argv)
         return url
 
-    def bridge(self, model_url: str, aws: str, max_calls: int, lambda_url: str) -> tuple[subprocess.Popen[str], int]:
+    def bridge(
+        self, model_url: str, aws: str, max_calls: int, lambda_url: str, event_loop: str
+    ) -> tuple[subprocess.Popen[str], int]:
         """`voice-agent serve --local` on the fake model, the moto process and the Lambda stand-in
         (its decisions on stdout go nowhere: writing them stays in the measured CPU, as in production)."""
         sip, health = free_port(), free_port()
@@ -495,12 +497,12 @@ class Processes:
         argv = [exe, "serve", "--local", "--openai-base-url", model_url, "--aws-endpoint", aws]
         argv += ["--lambda-endpoint", lambda_url, "--json"]  # decisions as JSON lines, as production logs them
         argv += ["--sip-port", str(sip), "--health-port", str(health), "--max-calls", str(max_calls)]
-        proc = self.spawn("bridge", [*argv, "--drain-deadline", "5"])
+        proc = self.spawn("bridge", [*argv, "--drain-deadline", "5", "--event-loop", event_loop])
         wait_http(f"http://127.0.0.1:{health}/health", 90, "the bridge", proc, self)
         return proc, sip
 
-    def null_relay(self, model_url: str) -> tuple[subprocess.Popen[str], int]:
-        argv = [sys.executable, str(BENCH / "null_relay.py"), "--model-url", model_url]
+    def null_relay(self, model_url: str, event_loop: str) -> tuple[subprocess.Popen[str], int]:
+        argv = [sys.executable, str(BENCH / "null_relay.py"), "--model-url", model_url, "--event-loop", event_loop]
         proc, port = self.ready_line("null_relay", argv)
         return proc, int(port)
 

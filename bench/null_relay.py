@@ -23,6 +23,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from realtime_bridge.event_loop import LOOPS, run
 from realtime_bridge.realtime.events import audio_append_json
 from realtime_bridge.rtp.session import AudioFrame, RtpSession
 from realtime_bridge.sip.config import SipConfig
@@ -95,9 +96,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model-url", required=True, help="the model's base URL (its /realtime websocket)")
     parser.add_argument("--sip-port", type=int, default=0)
+    parser.add_argument("--event-loop", choices=LOOPS, default=LOOPS[0], help="the same loop the bridge runs on")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(main_async(args.model_url, args.sip_port))
+    run(main_async(args.model_url, args.sip_port), args.event_loop)
     return 0
 
 

@@ -20,8 +20,10 @@ import openai
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from realtime_bridge import event_loop
 from realtime_bridge.bridge_app import BridgeDeps, CallRouter
 from realtime_bridge.call import CallSettings
+from realtime_bridge.event_loop import LoopName
 from realtime_bridge.net.discovery import resolve_public_ip
 from realtime_bridge.net.health import HealthServer, HealthStatus
 from realtime_bridge.realtime.client import OpenAIRealtimeClient
@@ -79,6 +81,7 @@ class BridgeSettings(BaseModel):
     drain_deadline_s: float = Field(90.0, gt=0)
     openai_api_key: str = Field(min_length=1, repr=False)  # OPENAI_API_KEY (an ECS secret)
     openai_base_url: str | None = None  # OPENAI_BASE_URL (unset: the real API)
+    event_loop: LoopName = "uvloop"  # EVENT_LOOP: asyncio is the way back if uvloop misbehaves
 
 
 _LISTS = {"sip_transports", "chime_signaling_cidrs", "chime_media_cidrs"}
@@ -200,5 +203,5 @@ async def run_bridge(
 def main(env: Mapping[str, str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(message)s")
     settings = settings_from_env(os.environ if env is None else env)
-    asyncio.run(serve(settings))
+    event_loop.run(serve(settings), settings.event_loop)
     return 0

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from realtime_bridge.event_loop import LOOPS
+from realtime_bridge.event_loop import run as run_on_loop
 from voice_agent.spec import SpecError, load_spec
 from voice_agent.tool_catalog import build_tools
 
@@ -85,7 +87,6 @@ def _serve(args: argparse.Namespace) -> int:
 def _serve_local(args: argparse.Namespace) -> int:
     """The serving loop on the stand-ins, with the calls shown as they happen (`watch.py`): turns
     and decisions as readable lines, or with --json the decision lines as JSON."""
-    import asyncio
     import threading
 
     from simulator.local_stack import LOCAL_TABLE, start_local_stack
@@ -104,7 +105,7 @@ def _serve_local(args: argparse.Namespace) -> int:
             daemon=True,
         ).start()
     try:
-        asyncio.run(
+        run_on_loop(
             serve_local(
                 args.spec,
                 args.sip_port,
@@ -116,7 +117,8 @@ def _serve_local(args: argparse.Namespace) -> int:
                 max_calls=args.max_calls,
                 lambda_endpoint=args.lambda_endpoint,
                 json_decisions=args.json,
-            )
+            ),
+            args.event_loop,
         )
     finally:
         stop.set()
@@ -183,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--aws-endpoint) as production does, instead of in-process",
     )
     p.add_argument("--json", action="store_true", help="--local: decisions as JSON lines instead of the readable view")
+    p.add_argument(
+        "--event-loop", choices=LOOPS, default=LOOPS[0], help="--local: the bridge's event loop (EVENT_LOOP)"
+    )
     p.set_defaults(run=_serve)
 
     calls.register(sub)

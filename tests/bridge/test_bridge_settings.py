@@ -22,6 +22,7 @@ def test_settings_read_lists_and_defaults() -> None:
     assert s.mode == "production" and s.sip_port == 5060 and s.sip_transports == ("tcp", "udp")
     assert [str(n) for n in s.chime_signaling_cidrs] == ["3.80.16.0/23", "99.77.254.0/24"]
     assert "sk-test" not in repr(s)  # the key never reaches a log line
+    assert s.event_loop == "uvloop" and settings_from_env(BASE | {"EVENT_LOOP": "asyncio"}).event_loop == "asyncio"
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,7 @@ def test_settings_read_lists_and_defaults() -> None:
         (BASE | {"SIP_PORT": "99999"}, "error: SIP_PORT: Input should be less than or equal to 65535"),
         (BASE | {"CHIME_SIGNALING_CIDRS": "3.80.16.0/33"}, "error: CHIME_SIGNALING_CIDRS:"),
         (BASE | {"VOICE_AGENT_MODE": "staging"}, "error: VOICE_AGENT_MODE:"),
+        (BASE | {"EVENT_LOOP": "trio"}, "error: EVENT_LOOP: Input should be 'uvloop' or 'asyncio'"),
     ],
 )
 def test_bad_configuration_stops_with_one_line(env: dict[str, str], message: str) -> None:
