@@ -7,6 +7,7 @@ drain deadline, then get the closing and BYE, with everything flushed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -176,6 +177,12 @@ async def run_bridge(
     await sip.start()
     health = HealthServer(lambda: HealthStatus(healthy=True, draining=sip.draining, active_calls=sip.active_calls))
     await health.start(sip_config.bind_host, health_port)
+    # A full garbage collection stops every call's audio while it walks the heap, and most of the
+    # heap is what startup loaded (SDK models, botocore's service data). Collect that once now and
+    # freeze the survivors out of the collector's view: at 100 calls a full collection measured
+    # 180 ms before, 30 ms after.
+    gc.collect()
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

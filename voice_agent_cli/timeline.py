@@ -106,9 +106,12 @@ def draw(record: CallRecord, turns: Sequence[Turn], decisions: Sequence[Decision
             if heard > 0:
                 ax.broken_barh([(x0, heard)], (y - 0.3, 0.6), color=color)
             ax.broken_barh([(cut, max(0.3, x1 - cut))], (y - 0.3, 0.6), facecolor="white", edgecolor=color, hatch="//")
-            ax.axvline(cut, color="#d62728", lw=1, ls="--", alpha=0.8)
+            # A turn cut before its first frame (the call ended, or the caller spoke first) is no barge-in.
+            cut_color = "#d62728" if heard > 0 else "#666666"
+            if heard > 0:
+                ax.axvline(cut, color=cut_color, lw=1, ls="--", alpha=0.8)
             cut_label = f"barge-in: cut at {t.heard_ms} ms" if heard > 0 else "never played"
-            ax.text(cut, y, f" {cut_label}", fontsize=7, color="#d62728", ha="left", va="center", gid=f"cut-{t.seq}",
+            ax.text(cut, y, f" {cut_label}", fontsize=7, color=cut_color, ha="left", va="center", gid=f"cut-{t.seq}",
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})  # fmt: skip
             text = f"[never heard: {text}]" if heard == 0 else text
         else:
@@ -116,7 +119,10 @@ def draw(record: CallRecord, turns: Sequence[Turn], decisions: Sequence[Decision
         # Labels above each lane, on two alternating rows so neighbours do not overwrite each other.
         row = 0.33 + 0.2 * (shown_in_lane.setdefault(t.speaker, [0])[0] % 2)
         shown_in_lane[t.speaker][0] += 1
-        ax.text(x0, y + row, f"{t.seq}: {text}", fontsize=6.5, va="bottom", clip_on=True, gid=f"turn-{t.seq}")
+        # Near the right edge a label ends at its turn's end instead of running out of the plot.
+        right = x0 > 0.75 * span_s
+        ax.text(x1 if right else x0, y + row, f"{t.seq}: {text}", fontsize=6.5, va="bottom", clip_on=True,
+                ha="right" if right else "left", gid=f"turn-{t.seq}")  # fmt: skip
         if t.seq in quoted:
             ax.broken_barh([(x0, x1 - x0)], (y - 0.34, 0.68), facecolor="none", edgecolor="#2ca02c", lw=2)
             ax.text(x0, y - 0.38, "quoted by backfill: " + ", ".join(quoted[t.seq]), fontsize=7, color="#2ca02c",
@@ -139,8 +145,9 @@ def draw(record: CallRecord, turns: Sequence[Turn], decisions: Sequence[Decision
         ax.plot(
             [x], [y], marker=marker, color=color, markeredgecolor=edge, markersize=9, ls="none", gid=f"decision-{i}"
         )
-        ax.annotate(decision_label(d), (x, y), xytext=(6, -3), textcoords="offset points", fontsize=7,
-                    color="#b00000" if d.verdict in _BAD_VERDICTS else "#222222")  # fmt: skip
+        right = x > 0.8 * span_s  # read leftwards near the edge, so the label stays inside the plot
+        ax.annotate(decision_label(d), (x, y), xytext=(-6 if right else 6, -3), textcoords="offset points", fontsize=7,
+                    ha="right" if right else "left", color="#b00000" if d.verdict in _BAD_VERDICTS else "#222222")  # fmt: skip
         seen.add(d.decision)
         if d.decision == "end_call_gate" and d.verdict == "allow":
             ax.axvline(x, color="#2ca02c", lw=1, ls=":")

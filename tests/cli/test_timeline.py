@@ -87,3 +87,26 @@ def test_make_demo_ends_with_the_picture_of_the_demo_call(
     picture = archive.root / f"{demo.call_id}.timeline.png"
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"The call as a picture: {picture}" in capsys.readouterr().out
+
+
+def test_a_turn_never_played_is_no_barge_in_and_late_labels_stay_in_the_plot(archive: Archive) -> None:
+    from voice_agent_cli.timeline import draw
+
+    demo = archive.calls["riverside_demo"]
+    last = max(demo.transcript, key=lambda t: t.seq)
+    goodbye = last.model_copy(
+        update={"seq": last.seq + 1, "t_ms": last.t_ms + 500, "speaker": "agent", "text": "Goodbye now.",
+                "interrupted": True, "heard_ms": 0}  # fmt: skip
+    )
+    fig = draw(demo.record, [*demo.transcript, goodbye], demo.decisions)
+    ax = fig.axes[0]
+    red = [line for line in ax.get_lines() if line.get_color() == "#d62728" and line.get_linestyle() == "--"]
+    barge_ins = [t for t in demo.transcript if t.speaker == "agent" and t.interrupted and t.heard_ms]
+    assert len(red) == len(barge_ins)  # one dashed red line per real barge-in, none for the unplayed goodbye
+    texts = {t.get_gid(): t for t in ax.texts}
+    assert texts[f"cut-{goodbye.seq}"].get_text().strip() == "never played"
+    label = texts[f"turn-{goodbye.seq}"]
+    assert label.get_ha() == "right"  # it ends at its turn instead of running past the axis
+    fig.canvas.draw()
+    box, axis = label.get_window_extent(), ax.get_window_extent()
+    assert axis.x0 <= box.x0 and box.x1 <= axis.x1
