@@ -146,8 +146,9 @@ def draw(record: CallRecord, turns: Sequence[Turn], decisions: Sequence[Decision
             [x], [y], marker=marker, color=color, markeredgecolor=edge, markersize=9, ls="none", gid=f"decision-{i}"
         )
         right = x > 0.8 * span_s  # read leftwards near the edge, so the label stays inside the plot
-        ax.annotate(decision_label(d), (x, y), xytext=(-6 if right else 6, -3), textcoords="offset points", fontsize=7,
-                    ha="right" if right else "left", color="#b00000" if d.verdict in _BAD_VERDICTS else "#222222")  # fmt: skip
+        ax.annotate(decision_label(d), (x, y), xytext=(-6 if right else 6, -3), textcoords="offset points",
+                    fontsize=7, ha="right" if right else "left",
+                    color="#b00000" if d.verdict in _BAD_VERDICTS else "#222222")  # fmt: skip
         seen.add(d.decision)
         if d.decision == "end_call_gate" and d.verdict == "allow":
             ax.axvline(x, color="#2ca02c", lw=1, ls=":")

@@ -95,8 +95,14 @@ def test_a_turn_never_played_is_no_barge_in_and_late_labels_stay_in_the_plot(arc
     demo = archive.calls["riverside_demo"]
     last = max(demo.transcript, key=lambda t: t.seq)
     goodbye = last.model_copy(
-        update={"seq": last.seq + 1, "t_ms": last.t_ms + 500, "speaker": "agent", "text": "Goodbye now.",
-                "interrupted": True, "heard_ms": 0}  # fmt: skip
+        update={
+            "seq": last.seq + 1,
+            "t_ms": last.t_ms + 500,
+            "speaker": "agent",
+            "text": "Goodbye now.",
+            "interrupted": True,
+            "heard_ms": 0,
+        }
     )
     fig = draw(demo.record, [*demo.transcript, goodbye], demo.decisions)
     ax = fig.axes[0]
