@@ -1,7 +1,13 @@
 """Cold start of each Lambda handler: the import (the part that is ours), then its round trips.
 
+The handlers are measured from a Lambda bundle built by the deployment's own bundling code
+(`stacks/lambda_bundle.py`: the pinned wheels, our packages and the spec, precompiled to bytecode)
+for this machine's Python, on a read-only footing: every probe runs with `-B`, as Lambda cannot
+write bytecode next to its code, and boto3 comes from the environment, as the runtime provides it.
 Each sample is a fresh interpreter with Lambda-like configuration. Reported per handler:
 - import: `import functions.<name>.handler` (no network is touched at import); target 300 ms;
+- from source: the same import from the bundle without its bytecode, what a bundle synthesized
+  without the runtime's Python version costs on every cold start;
 - floor: the same interpreter importing only pydantic and boto3 and building the DynamoDB table
   resource, which every handler needs: what is left above it is the handlers' own share;
 - cold round trip: import + the first invocation (a policy CallStarted, a tools categorize_call)
@@ -14,6 +20,8 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -22,7 +30,10 @@ from pathlib import Path
 
 from load_harness import Processes, workdir
 
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # as app.py: the bundling imports CDK
+
 from simulator.local_stack import attach_local_stack
+from stacks.lambda_bundle import LocalPipBundling
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ["functions.tools.handler", "functions.policy.handler"]
@@ -56,11 +67,26 @@ print(json.dumps({{"cold": cold, "warm": statistics.median(warm)}}))
 """
 
 
-def _env(aws_endpoint: str | None = None) -> dict[str, str]:
+SPEC = "agents/riverside_clinic.yaml"
+
+
+def build_bundle(root: Path) -> tuple[Path, Path]:
+    """The bundle as `cdk deploy` builds it, for this interpreter: (with bytecode, without)."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    compiled, source = root / "bundle", root / "bundle-source"
+    print(f"building the Lambda bundle for Python {version} (pip, about a minute)...", flush=True)
+    LocalPipBundling(SPEC, version, f"manylinux2014_{platform.machine()}").try_bundle(str(compiled))
+    shutil.copytree(compiled, source, ignore=shutil.ignore_patterns("__pycache__"))
+    return compiled, source
+
+
+def _env(bundle: Path, aws_endpoint: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env |= {
+        "PYTHONPATH": str(bundle),  # before the environment's site-packages, where boto3 comes from
+        "PYTHONDONTWRITEBYTECODE": "1",
         "CALLS_TABLE": "voice-agent-calls",
-        "AGENT_SPEC_PATH": str(ROOT / "agents" / "riverside_clinic.yaml"),
+        "AGENT_SPEC_PATH": SPEC,
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
@@ -73,13 +99,14 @@ def _env(aws_endpoint: str | None = None) -> dict[str, str]:
 
 
 def _probe(code: str, what: str, env: dict[str, str]) -> str:
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    cwd = env["PYTHONPATH"]  # Lambda runs in its code directory
+    out = subprocess.run([sys.executable, "-B", "-c", code], cwd=cwd, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"{what} failed:\n{(out.stderr.strip().splitlines() or ['no output'])[-1]}")
     return out.stdout.strip().splitlines()[-1]
 
 
-def _started_call(aws: str) -> str:
+def _started_call(bundle: Path, aws: str) -> str:
     """A call the tools handler can act on: started through the policy handler, as the bridge does."""
     call_id = f"CA{uuid.uuid4().hex}"
     code = (
@@ -88,7 +115,7 @@ def _started_call(aws: str) -> str:
         "invoked_function_arn = 'arn:aws:lambda:us-east-1:1:function:b'\n"
         f"print(m.handler({{'action': 'call_started', 'call_id': '{call_id}'}}, C()).get('ok'))"
     )
-    if _probe(code, "starting a call", _env(aws)) != "True":
+    if _probe(code, "starting a call", _env(bundle, aws)) != "True":
         raise SystemExit("error: the policy handler did not start a call on moto")
     return call_id
 
@@ -98,17 +125,23 @@ def _ms(values: list[float]) -> float:
 
 
 def main() -> int:
-    procs = Processes(workdir("bench-lambda-"))
+    work = workdir("bench-lambda-")
+    procs = Processes(work)
     try:
+        bundle, source = build_bundle(work)
         aws = procs.moto()
         attach_local_stack(aws)  # the table the handlers write to
-        floor = [float(_probe(FLOOR, "the SDK floor", _env())) for _ in range(SAMPLES)]
-        call_id = _started_call(aws)
+        floor = [float(_probe(FLOOR, "the SDK floor", _env(bundle))) for _ in range(SAMPLES)]
+        call_id = _started_call(bundle, aws)
         rows = []
         for module in HANDLERS:
-            times = [float(_probe(IMPORT.format(module=module), f"importing {module}", _env())) for _ in range(SAMPLES)]
+            importing = IMPORT.format(module=module)
+            times = [float(_probe(importing, f"importing {module}", _env(bundle))) for _ in range(SAMPLES)]
+            uncompiled = [float(_probe(importing, f"importing {module}", _env(source))) for _ in range(SAMPLES)]
             code = ROUND_TRIP.format(module=module, call_id=call_id, warm=WARM)
-            trips = [json.loads(_probe(code, f"invoking {module}", _env(aws))) for _ in range(max(3, SAMPLES // 2))]
+            trips = [
+                json.loads(_probe(code, f"invoking {module}", _env(bundle, aws))) for _ in range(max(3, SAMPLES // 2))
+            ]
             median = statistics.median(times)
             rows.append({
                 "module": module,
@@ -116,6 +149,7 @@ def main() -> int:
                 "median_ms": round(median, 1),
                 "min_ms": round(min(times), 1),
                 "max_ms": round(max(times), 1),
+                "from_source_median_ms": _ms(uncompiled),
                 "sdk_floor_median_ms": _ms(floor),
                 "above_floor_ms": round(median - statistics.median(floor), 1),
                 "cold_round_trip_ms": _ms([t["cold"] for t in trips]),
@@ -125,15 +159,19 @@ def main() -> int:
             })  # fmt: skip
     finally:
         procs.close()
-    cols = f"{'import':>7} {'min':>6} {'max':>6} {'floor':>6} {'ours':>6} {'cold RT':>8} {'warm RT':>8}"
+    cols = f"{'import':>7} {'min':>6} {'max':>6} {'source':>7} {'floor':>6} {'ours':>6} {'cold RT':>8} {'warm RT':>8}"
     print(f"{'handler module':<26} {cols}  (ms; import target {TARGET_MS:.0f})")
     for r in rows:
         verdict = "ok" if r["within_target"] else "OVER"
         print(
-            f"{r['module']:<26} {r['median_ms']:>7} {r['min_ms']:>6} {r['max_ms']:>6} {r['sdk_floor_median_ms']:>6} "
+            f"{r['module']:<26} {r['median_ms']:>7} {r['min_ms']:>6} {r['max_ms']:>6} {r['from_source_median_ms']:>7} "
+            f"{r['sdk_floor_median_ms']:>6} "
             f"{r['above_floor_ms']:>6} {r['cold_round_trip_ms']:>8} {r['warm_round_trip_ms']:>8}  {verdict}"
         )
-    print("floor: pydantic + boto3 + the DynamoDB table resource alone; ours: import above it; RT: against moto")
+    print(
+        "import: from the precompiled bundle; source: the same bundle without bytecode; floor: pydantic + boto3 + "
+        "the DynamoDB table resource alone; ours: import above it; RT: against moto"
+    )
     out = ROOT / "bench" / "results" / "lambda_cold_import.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"python": sys.version.split()[0], "results": rows}, indent=2) + "\n")
