@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from realtime_bridge.event_loop import LOOPS
+from realtime_bridge.event_loop import run as run_on
 from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.events import EndReason
 from realtime_bridge.sip.server import SipServer
@@ -63,11 +65,12 @@ async def place(
     return result, server
 
 
-def test_a_tls_call_with_srtp_both_ways_ended_by_the_agent(certs: LoopbackTls) -> None:
+@pytest.mark.parametrize("loop", LOOPS)  # production runs uvloop, whose TLS is its own implementation
+def test_a_tls_call_with_srtp_both_ways_ended_by_the_agent(certs: LoopbackTls, loop: str) -> None:
     agent = ScriptedAgent(greeting=GREETING, answers=[ANSWER], closing=CLOSING, close_after=2)
     audio = asyncio.run(prepare_turn_audio(SCRIPT.turns, language="en", engine="synthetic"))
     with LoopbackCapture() as capture:
-        result, server = asyncio.run(place(agent, tls_config(certs), caller_options(certs), audio))
+        result, server = run_on(place(agent, tls_config(certs), caller_options(certs), audio), loop)
     # What crossed loopback: SIP only as TLS records, media only as SRTP, both directions.
     assert_sip_encrypted(capture.tcp_stream(server.tls_port))
     clear = [a for a in audio if a] + [GREETING, ANSWER, CLOSING]
