@@ -125,9 +125,10 @@ async def run_scenario(
 
 
 def _collect(world: Any, scenario: Scenario, name: str, call_id: str, caller: CallerResult) -> SimulationResult:
-    store, spec = world.store, world.spec
+    store = world.store
     meta = store.get_call(call_id)
-    assert meta is not None, f"call {call_id} has no record"
+    assert meta is not None and meta.spec_version is not None, f"call {call_id} has no record"
+    spec = world.registry.spec(meta.agent, meta.spec_version)  # the version the call ran with
     record = build_record(spec, meta, store.get_fields(call_id), store.get_candidates(call_id))
     transcript = store.turns(call_id)
     ended_by = meta.ended_by if meta.ended_by in ("agent", "caller", "system") else None

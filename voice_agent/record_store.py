@@ -58,6 +58,7 @@ class CallMeta(_Item):
     call_id: str
     agent: str
     started_ms: int
+    spec_version: str | None = None  # the agent spec version the call runs with (agent_registry)
     status: GateState = "ACTIVE"
     gate_version: int = 0
     closings: int = 0
@@ -147,8 +148,17 @@ class RecordStore:
         self._table = table
 
     # --- call metadata and gate -------------------------------------------------------
-    def create_call(self, call_id: str, agent: str, started_ms: int, language: str) -> CallMeta:
-        meta = CallMeta(call_id=call_id, agent=agent, started_ms=started_ms, language=language, heartbeat_ms=started_ms)
+    def create_call(
+        self, call_id: str, agent: str, started_ms: int, language: str, spec_version: str | None = None
+    ) -> CallMeta:
+        meta = CallMeta(
+            call_id=call_id,
+            agent=agent,
+            spec_version=spec_version,
+            started_ms=started_ms,
+            language=language,
+            heartbeat_ms=started_ms,
+        )
         item = meta.model_dump(exclude_none=True) | {
             "sk": "META",
             "live": "1",

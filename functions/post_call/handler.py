@@ -14,7 +14,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from openai import OpenAI
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from functions.common import MissingConfiguration, build_runtime, dump, logger, metrics, parse_event, read_settings
+from functions.common import MissingConfiguration, build_runtimes, dump, logger, metrics, parse_event, read_settings
+from voice_agent.agent_runtimes import PerAgent
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.event_bus import BusPublisher
 from voice_agent.post_call import ReconcileInProgress, Reconciler
@@ -61,12 +62,13 @@ def openai_client() -> OpenAI:
 
 
 _ENV = _require("ARCHIVE_BUCKET", "EVENT_BUS_NAME", "POST_CALL_MODEL")
-RECONCILER = Reconciler(
-    runtime=build_runtime(read_settings()),
-    archive=ArchiveStore(boto3.client("s3"), _ENV["ARCHIVE_BUCKET"]),
-    bus=BusPublisher(boto3.client("events"), _ENV["EVENT_BUS_NAME"]),
-    llm=openai_client(),
-    model=_ENV["POST_CALL_MODEL"],
+_ARCHIVE = ArchiveStore(boto3.client("s3"), _ENV["ARCHIVE_BUCKET"])
+_BUS = BusPublisher(boto3.client("events"), _ENV["EVENT_BUS_NAME"])
+_LLM = openai_client()
+# One reconciler per agent spec version, chosen by the call's record.
+RECONCILERS = PerAgent(
+    build_runtimes(read_settings()),
+    lambda rt: Reconciler(runtime=rt, archive=_ARCHIVE, bus=_BUS, llm=_LLM, model=_ENV["POST_CALL_MODEL"]),
 )
 
 
@@ -77,7 +79,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(parsed, str):
         raise ValueError(parsed)  # kept for a person in the DLQ; retrying cannot fix it
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    outcome = RECONCILER.reconcile(parsed.detail.call_id, lease_ms=remaining() if remaining else None)
+    call_id = parsed.detail.call_id
+    outcome = RECONCILERS.for_call(call_id).reconcile(call_id, lease_ms=remaining() if remaining else None)
     if outcome.status == "in_progress":
         metrics.add_metric(name="ConcurrentDeliveries", unit=MetricUnit.Count, value=1)
         # Retried later: by then the holder has finished (a no-op) or its lease has lapsed (we take over).
