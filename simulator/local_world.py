@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from realtime_bridge.agent_routes import AgentRoutes
+from realtime_bridge.agent_routes import ROUTE_TTL_S, AgentRoutes
 from realtime_bridge.bridge_app import HEARTBEAT_S, BridgeDeps, CallRouter
 from realtime_bridge.call import CallSettings
 from realtime_bridge.call_finalizer import CallEndedSink
@@ -146,13 +146,16 @@ async def start_local_parts(
     target: ModelTarget | None = None,
     lambda_endpoint: str | None = None,
     heartbeat_s: float = 5.0,
+    by_model: Mapping[str, Scenario] | None = None,
+    route_ttl_s: float = ROUTE_TTL_S,
 ) -> LocalParts:
     """moto + the OpenAI stand-in, and the bridge's dependencies wired to them. With
     `aws_endpoint`, an already running moto server (another process) holds the state; with
     `target`, the model (realtime and post-call) is that endpoint and no stand-in starts; with
     `lambda_endpoint` (simulator/local_lambda.py on that moto), tools, policy and the post-call
     pass run there, invoked as in AWS, and the bridge only publishes CallEnded. `agents`: the
-    specs and number plan to install, or one spec's path (then it answers every number)."""
+    specs and number plan to install, or one spec's path (then it answers every number);
+    `by_model`: the stand-in's scenario per realtime model (one per agent)."""
     if not isinstance(agents, LocalAgents):
         agents = LocalAgents.single(agents)
     stack = (
@@ -164,7 +167,9 @@ async def start_local_parts(
     if target is not None:
         base_url, api_key = target.base_url, target.api_key
     else:
-        sim = await simulator_server.start(scenario=scenario, seed=seed, port=0, speed=speed)
+        sim = await simulator_server.start(
+            scenario=scenario, seed=seed, port=0, speed=speed, by_model=dict(by_model or {})
+        )
         base_url, api_key = sim.http_url, LOCAL_KEY
     store = RecordStore(stack.table)
     s3 = stack.client("s3")
@@ -191,7 +196,7 @@ async def start_local_parts(
         client = stack.session.client("lambda", endpoint_url=lambda_endpoint)
         invoker, sink = LambdaInvoker(client, TOOLS_FUNCTION, POLICY_FUNCTION), bus
     deps = BridgeDeps(
-        routes=AgentRoutes(registry),
+        routes=AgentRoutes(registry, ttl_s=route_ttl_s),
         store=store,
         archive=archive,
         sink=sink,

@@ -40,7 +40,7 @@ def store(local_stack: LocalStack) -> RecordStore:
 EXAMPLE_VERSION = spec_version(EXAMPLE_SPEC.read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # module: post_call/ has a stack of its own (package scope)
 def registry(local_stack: LocalStack) -> AgentRegistry:
     """The stack's agent registry, holding the example spec (the version EXAMPLE_VERSION)."""
     reg = AgentRegistry(local_stack.table, local_stack.client("s3"), LOCAL_BUCKET)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from functions.common import MissingConfiguration, build_runtimes, dump, logger, metrics, parse_event, read_settings
 from voice_agent.agent_runtimes import PerAgent
 from voice_agent.archive_store import ArchiveStore
+from voice_agent.call_runtime import CallRuntime
 from voice_agent.event_bus import BusPublisher
 from voice_agent.post_call import ReconcileInProgress, Reconciler
 
@@ -64,12 +65,15 @@ def openai_client() -> OpenAI:
 _ENV = _require("ARCHIVE_BUCKET", "EVENT_BUS_NAME", "POST_CALL_MODEL")
 _ARCHIVE = ArchiveStore(boto3.client("s3"), _ENV["ARCHIVE_BUCKET"])
 _BUS = BusPublisher(boto3.client("events"), _ENV["EVENT_BUS_NAME"])
-_LLM = openai_client()
+LLM = openai_client()
+
+
+def _reconciler(rt: CallRuntime) -> Reconciler:
+    return Reconciler(runtime=rt, archive=_ARCHIVE, bus=_BUS, llm=LLM, model=_ENV["POST_CALL_MODEL"])
+
+
 # One reconciler per agent spec version, chosen by the call's record.
-RECONCILERS = PerAgent(
-    build_runtimes(read_settings()),
-    lambda rt: Reconciler(runtime=rt, archive=_ARCHIVE, bus=_BUS, llm=_LLM, model=_ENV["POST_CALL_MODEL"]),
-)
+RECONCILERS = PerAgent(build_runtimes(read_settings()), _reconciler)
 
 
 @metrics.log_metrics
