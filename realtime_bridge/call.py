@@ -181,6 +181,8 @@ class Call:
                 case ev.Decide():
                     extra = dict(action.extra)
                     self.decisions.record(self.call_id, action.kind, action.verdict, action.reason, **extra)  # type: ignore[arg-type]
+                case ev.AddUsage(usage, "transcription"):
+                    self.usage.add_transcription(usage)
                 case ev.AddUsage():
                     self.usage.add(action.usage)
                 case ev.HangUp():

@@ -32,6 +32,7 @@ from realtime_bridge.sip.tls_material import TlsFiles, write_tls_material
 from realtime_bridge.tool_invoker import LambdaInvoker
 from voice_agent.agent_registry import AgentRegistry, NumberPlan, RegistryError
 from voice_agent.archive_store import ArchiveStore
+from voice_agent.cost import PricesError, prices_from_json
 from voice_agent.event_bus import BusPublisher
 from voice_agent.record_store import RecordStore
 from voice_agent.spec import SpecError, parse_spec_text, read_spec_text
@@ -87,6 +88,8 @@ class BridgeSettings(BaseModel):
     drain_deadline_s: float = Field(90.0, gt=0)
     openai_api_key: str = Field(min_length=1, repr=False)  # OPENAI_API_KEY (an ECS secret)
     openai_base_url: str | None = None  # OPENAI_BASE_URL (unset: the real API)
+    # PRICES: JSON of voice_agent.cost.Prices (with `set_on`, the date they were set); unset: the defaults.
+    prices: str | None = None
 
 
 _LISTS = {"sip_transports", "chime_signaling_cidrs", "chime_media_cidrs", "agent_spec_path"}
@@ -160,6 +163,10 @@ def baked_agents(settings: BridgeSettings) -> tuple[dict[str, str], NumberPlan]:
 
 async def serve(settings: BridgeSettings) -> None:
     texts, plan = baked_agents(settings)
+    try:
+        prices_from_json(settings.prices)
+    except PricesError as err:
+        raise SystemExit(f"error: PRICES: {err}") from None
     tls = tls_files_from(settings)
     try:
         await _serve(settings, texts, plan, sip_config_from(settings, tls))
@@ -186,6 +193,7 @@ async def _serve(settings: BridgeSettings, texts: dict[str, str], plan: NumberPl
         invoker=LambdaInvoker(boto3.client("lambda"), settings.tools_function_name, settings.policy_function_name),
         realtime=lambda: OpenAIRealtimeClient(openai_client),
         call_settings=CallSettings(model=settings.realtime_model),
+        prices=prices_from_json(settings.prices),
     )
     await run_bridge(deps, sip_config, public_ip, settings.health_port, settings.drain_deadline_s)
 

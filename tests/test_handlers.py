@@ -17,7 +17,6 @@ from types import ModuleType
 import pytest
 
 from simulator.local_stack import LOCAL_TABLE, LocalStack, local_environment
-
 from voice_agent.agent_registry import AgentRegistry
 
 from .conftest import EXAMPLE_SPEC, EXAMPLE_VERSION
@@ -230,9 +229,13 @@ def test_a_call_runs_with_the_spec_version_on_its_record(handlers: Handlers, reg
                                         spec_version=pushed.version)  # fmt: skip
         assert started["ok"]
         meta = handlers.stack.table.get_item(Key={"call_id": later, "sk": "META"})["Item"]
-        assert (meta["agent"], meta["spec_version"]) == ("riverside-clinic", pushed.version) != (
-            "riverside-clinic",
-            EXAMPLE_VERSION,
+        assert (
+            (meta["agent"], meta["spec_version"])
+            == ("riverside-clinic", pushed.version)
+            != (
+                "riverside-clinic",
+                EXAMPLE_VERSION,
+            )
         )
         _fill_required(handlers, later)
         assert handlers.tool(later, "end_call", reason="done")["directives"][0]["text"].endswith("Bye for now.")

@@ -71,8 +71,9 @@ class CallMeta(_Item):
     ended_by: str | None = None
     ended_reason: str | None = None
     ended_ms: int | None = None
-    cost_usd: float | None = None
-    usage: dict[str, int] | None = None
+    cost_usd: float | None = None  # cost["total_usd"]: kept on its own for the audit queries
+    cost: dict[str, Any] | None = None  # cost.CostBreakdown: the parts and the prices' date
+    usage: dict[str, int] | None = None  # cost.Usage
     # The post-call pass's marker (claim_reconcile/finish_reconcile).
     reconcile_state: ReconcileState | None = None
     reconcile_pass: int | None = None

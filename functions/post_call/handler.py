@@ -18,6 +18,7 @@ from functions.common import MissingConfiguration, build_runtimes, dump, logger,
 from voice_agent.agent_runtimes import PerAgent
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.call_runtime import CallRuntime
+from voice_agent.cost import prices_from_json
 from voice_agent.event_bus import BusPublisher
 from voice_agent.post_call import ReconcileInProgress, Reconciler
 
@@ -68,8 +69,11 @@ _BUS = BusPublisher(boto3.client("events"), _ENV["EVENT_BUS_NAME"])
 LLM = openai_client()
 
 
+PRICES = prices_from_json(os.environ.get("PRICES"))  # a bad value fails the cold start, in one line
+
+
 def _reconciler(rt: CallRuntime) -> Reconciler:
-    return Reconciler(runtime=rt, archive=_ARCHIVE, bus=_BUS, llm=LLM, model=_ENV["POST_CALL_MODEL"])
+    return Reconciler(runtime=rt, archive=_ARCHIVE, bus=_BUS, llm=LLM, model=_ENV["POST_CALL_MODEL"], prices=PRICES)
 
 
 # One reconciler per agent spec version, chosen by the call's record.

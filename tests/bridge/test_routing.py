@@ -9,8 +9,11 @@ the realtime model the agent names) carries every call of this module: short cal
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,9 +23,12 @@ from simulator.local_stack import LOCAL_BUCKET
 from simulator.local_world import LocalAgents, LocalWorld, start_local_world
 from simulator.scenario import Scenario, load_scenario
 from voice_agent.agent_registry import NumberPlan, agent_archive_key
+from voice_agent.archive_store import ArchiveStore, Kind, archive_key
+from voice_agent.cost import Prices
 from voice_agent.decisions import DecisionLine, ListSink
 from voice_agent.record_store import CallMeta
 from voice_agent.spec import spec_version
+from voice_agent_cli.main import main
 
 from ..conftest import ROOT
 
@@ -33,6 +39,7 @@ CLINIC, PLUMBING, UNKNOWN = "+12065550100", "+12065550101", "+12065550199"
 CLINIC_V1 = CLINIC_SPEC.read_text(encoding="utf-8")
 CLINIC_V2 = CLINIC_V1.replace("How can I help you today?", "What can I do for you?")
 FLUSH_S = 60.0
+KINDS: tuple[Kind, ...] = ("transcripts", "records", "decisions")
 
 
 @dataclass
@@ -46,6 +53,8 @@ class Calls:
     archived: dict[str, str]  # spec version -> archived text
     records_before_unknown: int
     records_after_unknown: int
+    archive_dir: Path  # the archive bucket's transcripts/, records/, decisions/, copied as files
+    stamps: dict[str, dict[str, tuple[str, str | None] | None]]  # call id -> kind -> the object's header
 
 
 async def _call(world: LocalWorld, script: Scenario, number: str) -> CallerResult:
@@ -62,7 +71,22 @@ async def _answered(world: LocalWorld, script: Scenario, number: str) -> CallMet
     return meta
 
 
-async def _run() -> Calls:
+def _stamp(files: ArchiveStore, key: str) -> tuple[str, str | None] | None:
+    stamp = files.stamp_of(key)
+    return (stamp.agent, stamp.spec_version) if stamp else None
+
+
+def _copy_archive(s3: Any, root: Path) -> None:
+    """The bucket's call files, in its layout: what `voice-agent audit --local` reads."""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=LOCAL_BUCKET):
+        for obj in page.get("Contents", []):
+            if obj["Key"].startswith(("records/", "decisions/", "transcripts/")):
+                path = root / obj["Key"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(s3.get_object(Bucket=LOCAL_BUCKET, Key=obj["Key"])["Body"].read())
+
+
+async def _run(archive_dir: Path) -> Calls:
     clinic, plumbing = load_scenario(HERE / "clinic_call.yaml"), load_scenario(HERE / "plumbing_call.yaml")
     sink = ListSink()
     agents = LocalAgents(
@@ -88,14 +112,20 @@ async def _run() -> Calls:
             assert version is not None
             key = agent_archive_key("riverside-clinic", version)
             archived[version] = s3.get_object(Bucket=LOCAL_BUCKET, Key=key)["Body"].read().decode()
-        return Calls(first, second, unknown, third, fields, sink.lines, archived, before, after)
+        await asyncio.to_thread(_copy_archive, s3, archive_dir)
+        files = ArchiveStore(s3, LOCAL_BUCKET)
+        stamps = {
+            m.call_id: {kind: _stamp(files, archive_key(kind, m.call_id, m.started_ms)) for kind in KINDS}
+            for m in (first, second, third)
+        }
+        return Calls(first, second, unknown, third, fields, sink.lines, archived, before, after, archive_dir, stamps)
     finally:
         await world.close()
 
 
 @pytest.fixture(scope="module")
-def calls() -> Iterator[Calls]:
-    yield asyncio.run(_run())
+def calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calls]:
+    yield asyncio.run(_run(tmp_path_factory.mktemp("archive")))
 
 
 def test_two_numbers_reach_two_agents_through_one_bridge(calls: Calls) -> None:
@@ -132,3 +162,54 @@ def test_a_spec_pushed_between_calls_applies_to_the_next_call_only(calls: Calls)
     old, new = calls.clinic.spec_version, calls.after_push.spec_version
     assert (old, new) == (spec_version(CLINIC_V1), spec_version(CLINIC_V2))
     assert calls.archived == {old: CLINIC_V1, new: CLINIC_V2}  # both texts, exactly as pushed
+
+
+def _audit(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, Any]]:
+    capsys.readouterr()
+    assert main(["audit", *args, "--format", "json"]) == 0
+    rows: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+    return rows
+
+
+def test_records_carry_usage_and_cost_priced_with_the_prices_date(calls: Calls) -> None:
+    for meta in (calls.clinic, calls.plumbing, calls.after_push):
+        record = json.loads(next(calls.archive_dir.glob(f"records/date=*/{meta.call_id}.json")).read_text())
+        usage, cost = record["usage"], record["cost"]
+        assert record["spec_version"] == meta.spec_version and record["agent"] == meta.agent
+        assert usage["audio_in"] > 0 and usage["audio_out"] > 0 and usage["transcription_ms"] > 0
+        assert usage["post_call_in"] > 0 and usage["call_ms"] > 0  # the pass asked for the missing fields
+        assert cost["prices_set_on"] == Prices().set_on.isoformat()
+        parts = cost["realtime_usd"] + cost["transcription_usd"] + cost["post_call_usd"] + cost["telephony_usd"]
+        assert min(cost["realtime_usd"], cost["transcription_usd"], cost["post_call_usd"]) > 0
+        assert record["cost_usd"] == cost["total_usd"] == pytest.approx(parts, abs=1e-5)
+
+
+def test_cost_by_agent_answers_per_agent_per_day_from_the_archive_files(
+    calls: Calls, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _audit(capsys, "cost_by_agent", "--local", str(calls.archive_dir))
+    by_agent = {r["agent"]: r for r in rows}
+    assert {(a, r["calls"]) for a, r in by_agent.items()} == {("riverside-clinic", 2), ("plumbing-dispatch", 1)}
+    records = [json.loads(p.read_text()) for p in calls.archive_dir.glob("records/date=*/*.json")]
+    for agent, row in by_agent.items():
+        mine = [r for r in records if r["agent"] == agent]
+        assert {row["call_date"]} == {
+            archive_key("records", r["call_id"], r["started_ms"]).split("/")[1][5:] for r in mine
+        }
+        assert row["total_usd"] == pytest.approx(sum(r["cost_usd"] for r in mine), abs=1e-4)
+        assert row["minutes"] == pytest.approx(sum(r["call_seconds"] for r in mine) / 60, abs=0.01)
+        assert row["prices_set_on"] == Prices().set_on.isoformat()
+    # One agent's calls, and only its calls: the agent is the query's parameter.
+    plumbing = _audit(capsys, "agent_calls", "plumbing-dispatch", "--local", str(calls.archive_dir))
+    assert [(r["call_id"], r["spec_version"]) for r in plumbing] == [
+        (calls.plumbing.call_id, calls.plumbing.spec_version)
+    ]
+
+
+def test_archived_call_files_name_the_agent_and_version_in_their_header(calls: Calls) -> None:
+    """Every object of a call (transcript, record, decisions) carries x-amz-meta-agent and
+    x-amz-meta-spec-version: an auditor reads which instructions the model had from the object."""
+    assert calls.stamps == {
+        m.call_id: {kind: (m.agent, m.spec_version) for kind in KINDS}
+        for m in (calls.clinic, calls.plumbing, calls.after_push)
+    }
