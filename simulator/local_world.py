@@ -32,7 +32,7 @@ from simulator.local_lambda import POLICY_FUNCTION, TOOLS_FUNCTION
 from simulator.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, attach_local_stack, start_local_stack
 from simulator.loopback_tls import LoopbackTls
 from simulator.scenario import Scenario
-from voice_agent.agent_registry import AgentRegistry, NumberPlan, load_number_plan, read_agents_dir
+from voice_agent.agent_registry import DEFAULT_ROUTE, AgentRegistry, NumberPlan, load_number_plan, read_agents_dir
 from voice_agent.agent_runtimes import AgentRuntimes, PerAgent, RoutedPolicy, RoutedTools
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.decisions import CallbackSink, DecisionLog, DecisionSink, StreamSink
@@ -246,6 +246,13 @@ def _plan_line(registry: AgentRegistry) -> str:
     )
 
 
+def _dial_hint(registry: AgentRegistry) -> str:
+    """With a number plan and no default route, the caller must dial one of its numbers."""
+    routes = registry.routes()
+    numbers = sorted(n for n in routes if n != DEFAULT_ROUTE)
+    return "" if DEFAULT_ROUTE in routes or not numbers else f" --number {numbers[0]}"
+
+
 async def serve_local(
     agents: LocalAgents | str | Path,
     sip_port: int,
@@ -289,7 +296,8 @@ async def serve_local(
         f"  Lambda:        {lambda_endpoint or 'in-process (the same handlers code, on worker threads)'}\n"
         f"  Agents:        {_plan_line(parts.registry)}\n"
         f"{model_line} (max {config.max_calls} calls)\n"
-        f"Call it with: python -m simulator.caller --scenario scenarios/riverside_happy_path.yaml --port {sip_port}\n"
+        f"Call it with: python -m simulator.caller --scenario scenarios/riverside_happy_path.yaml --port {sip_port}"
+        f"{_dial_hint(parts.registry)}\n"
         "Ctrl-C drains and stops.",
         flush=True,
     )
