@@ -35,6 +35,16 @@ def _tools(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if bool(args.agents) != bool(args.numbers):
+        print("error: --agents DIR and --numbers numbers.yaml go together", file=sys.stderr)
+        return 2
+    if args.agents:
+        from simulator.commands import demo_side_by_side
+
+        code = demo_side_by_side(args.agents, args.numbers, args.out, then=_draw_demo_call)
+        if code != 2:
+            print("\nCalls and cost per agent on these files: voice-agent audit cost_by_agent")
+        return code
     from simulator.commands import demo
 
     return demo(args.out, then=_draw_demo_call)
@@ -164,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="one full simulated phone call over SIP on the local stack (what `make demo` runs)")
     p.add_argument("--out", default=".local/demo", metavar="DIR", help="where to write transcript, record, decisions")
+    p.add_argument("--agents", metavar="DIR", help="two agents side by side: the specs in DIR (with --numbers)")
+    p.add_argument("--numbers", metavar="numbers.yaml", help="the number plan the two demo callers dial")
     p.set_defaults(run=_demo)
 
     p = sub.add_parser("simulate", help="run one scenario through the whole local stack; exit 0 when it holds")
