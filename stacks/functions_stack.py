@@ -30,6 +30,7 @@ LIVE_PATH = ("tools", "policy")
 LIVE_ALIAS = "live"
 # What every table user needs; the code uses conditional writes, never Scan or deletes.
 TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+AGENTS_PREFIX = "agents"  # agent_registry.agent_archive_key: every spec version's text
 
 
 @dataclass(frozen=True)
@@ -104,12 +105,12 @@ class FunctionsStack(Stack):
         # referencing it keeps the dependency one-way.
         self.event_bus_arn = self.format_arn(service="events", resource="event-bus", resource_name=event_bus_name)
         code = lambda_code(config.spec_relpath)
-        spec_path = f"/var/task/{config.spec_relpath}"
         table_arns = [calls_table.table_arn, f"{calls_table.table_arn}/index/{LIVE_CALLS_INDEX}"]
 
         base_env = {
             "CALLS_TABLE": calls_table.table_name,
-            "AGENT_SPEC_PATH": spec_path,
+            # Each call's agent spec is the version on its record, read from agents/ in the archive.
+            "ARCHIVE_BUCKET": archive_bucket.bucket_name,
             "POWERTOOLS_METRICS_NAMESPACE": "VoiceAgent",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
@@ -120,11 +121,14 @@ class FunctionsStack(Stack):
         self.roles: dict[str, iam.Role] = {}
         for key, h in HANDLERS.items():
             env = {**base_env, "POWERTOOLS_SERVICE_NAME": f"voice-agent-{h.name}"}
-            statements = [iam.PolicyStatement(actions=TABLE_ACTIONS, resources=[calls_table.table_arn])]
+            statements = [
+                iam.PolicyStatement(actions=TABLE_ACTIONS, resources=[calls_table.table_arn]),
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=s3_object_arns(archive_bucket, AGENTS_PREFIX)),
+            ]
             if key == "post_call":
                 env |= {
-                    "ARCHIVE_BUCKET": archive_bucket.bucket_name,
                     "EVENT_BUS_NAME": event_bus_name,
+                    "PRICES": config.prices.model_dump_json(),
                     "IDEMPOTENCY_TABLE": idempotency_table.table_name,
                     "OPENAI_SECRET_ARN": openai_secret.secret_arn,
                     "POST_CALL_MODEL": config.post_call_model,
@@ -154,7 +158,7 @@ class FunctionsStack(Stack):
                     ),
                 ]
             elif key == "reaper":
-                env |= {"ARCHIVE_BUCKET": archive_bucket.bucket_name, "EVENT_BUS_NAME": event_bus_name}
+                env |= {"EVENT_BUS_NAME": event_bus_name}
                 statements = [
                     # The reaper reads the sparse live-calls index.
                     iam.PolicyStatement(actions=TABLE_ACTIONS, resources=table_arns),

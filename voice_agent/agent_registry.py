@@ -139,17 +139,20 @@ class AgentRegistry:
             _check_label(label)
         version = spec_version(text)
         key = agent_archive_key(spec.name, version)
-        self._archive(key, text, spec.name, version, label)
-        now = self._clock_ms()
-        item = SpecVersion(agent=spec.name, version=version, label=label, pushed_ms=now, archive_key=key)
-        try:  # the first push of a text keeps its time; a later push of the same text only re-points
-            self._table.put_item(
-                Item={"call_id": f"AGENT#{spec.name}", "sk": f"VERSION#{version}"} | item.model_dump(exclude_none=True),
-                ConditionExpression="attribute_not_exists(sk)",
-            )
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+        item = SpecVersion(agent=spec.name, version=version, label=label, pushed_ms=self._clock_ms(), archive_key=key)
+        version_key = {"call_id": f"AGENT#{spec.name}", "sk": f"VERSION#{version}"}
+        # A version item exists only once its text is archived: the same text pushed again is
+        # re-pointed, never archived twice (each put would be one more locked object version).
+        if "Item" not in self._table.get_item(Key=version_key, ConsistentRead=True):
+            self._archive(key, text, spec.name, version, label)
+            try:
+                self._table.put_item(
+                    Item=version_key | item.model_dump(exclude_none=True),
+                    ConditionExpression="attribute_not_exists(sk)",
+                )
+            except ClientError as err:  # a concurrent push of the same text won: the same text is kept
+                if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
         self._table.put_item(
             Item={"call_id": f"AGENT#{spec.name}", "sk": "CURRENT"} | item.model_dump(exclude_none=True)
         )
@@ -194,12 +197,6 @@ class AgentRegistry:
         return pushed
 
     def _archive(self, key: str, text: str, agent: str, version: str, label: str | None) -> None:
-        try:
-            self._s3.head_object(Bucket=self._bucket, Key=key)
-            return  # the same text is already kept: one locked object per version
-        except ClientError as err:
-            if not _not_found(err):
-                raise
         metadata = {"agent": agent, "spec-version": version} | ({"label": label} if label else {})
         self._s3.put_object(
             Bucket=self._bucket, Key=key, Body=text.encode(), ContentType="application/yaml", Metadata=metadata

@@ -10,7 +10,7 @@ import os
 from typing import Any, Literal
 
 import boto3
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from openai import OpenAI
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -63,6 +63,7 @@ def openai_client() -> OpenAI:
     return OpenAI(api_key=key, base_url=os.environ.get("OPENAI_BASE_URL") or None, max_retries=0)
 
 
+AGENT_METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "VoiceAgent")
 _ENV = _require("ARCHIVE_BUCKET", "EVENT_BUS_NAME", "POST_CALL_MODEL")
 _ARCHIVE = ArchiveStore(boto3.client("s3"), _ENV["ARCHIVE_BUCKET"])
 _BUS = BusPublisher(boto3.client("events"), _ENV["EVENT_BUS_NAME"])
@@ -80,6 +81,19 @@ def _reconciler(rt: CallRuntime) -> Reconciler:
 RECONCILERS = PerAgent(build_runtimes(read_settings()), _reconciler)
 
 
+def _count_for_agent(call_id: str) -> None:
+    """The dashboard's calls and cost by agent: one call and its priced cost, per agent (EMF)."""
+    meta = RECONCILERS.runtimes.store.get_call(call_id)
+    if meta is None:
+        return
+    for name, unit, value in (
+        ("AgentCalls", MetricUnit.Count, 1.0),
+        ("AgentCostUsd", MetricUnit.NoUnit, meta.cost_usd or 0.0),
+    ):
+        with single_metric(name=name, unit=unit, value=value, namespace=AGENT_METRICS_NAMESPACE) as metric:
+            metric.add_dimension(name="agent", value=meta.agent)
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="detail.call_id")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -94,6 +108,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # Retried later: by then the holder has finished (a no-op) or its lease has lapsed (we take over).
         raise ReconcileInProgress(f"call {outcome.call_id}: another delivery is reconciling it")
     if outcome.status == "reconciled":
+        _count_for_agent(call_id)
         metrics.add_metric(name="CallsReconciled", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="LlmRequests", unit=MetricUnit.Count, value=outcome.llm_requests)
         metrics.add_metric(name="FieldsBackfilled", unit=MetricUnit.Count, value=len(outcome.backfilled))
