@@ -172,7 +172,7 @@ class ObservabilityStack(Stack):
     def _by_agent(metric_name: str) -> cloudwatch.MathExpression:
         """One line per agent: the post-call function publishes each reconciled call, and its
         priced cost, with an `agent` dimension (functions/post_call/handler.py)."""
-        search = f"{{{NAMESPACE},agent,service}} MetricName=\"{metric_name}\""
+        search = f'{{{NAMESPACE},agent,service}} MetricName="{metric_name}"'
         return cloudwatch.MathExpression(
             expression=f"SEARCH('{search}', 'Sum', {PERIOD.to_seconds()})",
             using_metrics={},
