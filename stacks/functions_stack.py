@@ -74,14 +74,15 @@ def s3_object_arns(bucket: s3.IBucket, *prefixes: str) -> list[str]:
 
 
 def suppress_archive_prefixes(role: iam.IRole) -> None:
-    """Object keys are per call (`<kind>/date=.../<call_id>`), so object grants end in a prefix
-    wildcard; the prefixes themselves are exact."""
+    """Object keys are per call (`<kind>/date=.../<call_id>`) or per spec version
+    (`agents/<agent>/<version>.yaml`), so object grants end in a prefix wildcard; the prefixes
+    themselves are exact."""
     suppress(
         role,
         "IAM5",
-        "S3 object access is limited to the archive prefixes this role needs "
-        "(transcripts/, records/, decisions/); object keys are per call, so the key ends in *.",
-        applies_to=[r"/^Resource::<Archive[0-9A-F]{8}\.Arn>\/(transcripts|records|decisions)\/\*$/"],
+        "S3 object access is limited to the archive prefixes this role needs (transcripts/, records/, "
+        "decisions/, agents/); object keys are per call or per spec version, so the key ends in *.",
+        applies_to=[r"/^Resource::<Archive[0-9A-F]{8}\.Arn>\/(transcripts|records|decisions|agents)\/\*$/"],
         children=True,
     )
 
@@ -232,8 +233,7 @@ class FunctionsStack(Stack):
             "Pinned to python3.12, the version the bundle's wheels are built for "
             "(pip --python-version 3.12); runtime and bundle move together.",
         )
-        if key in ("post_call", "reaper"):
-            suppress_archive_prefixes(role)
+        suppress_archive_prefixes(role)  # every function: agents/ (specs), and its call prefixes
         self.functions[key] = fn
         self.log_groups[key] = log_group
         self.roles[key] = role

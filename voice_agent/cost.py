@@ -4,7 +4,7 @@ the post-call model's tokens and the call's minutes, each priced from configurat
 Prices are configuration (they change, and differ per contract), with the date they were set:
 every priced record names that date, so a bill can say which price list it used. The defaults
 are the published list prices on `set_on` (USD per 1M tokens, per minute for transcription by
-duration); telephony is your own Chime or carrier rate per minute, 0 until you set it. Usage is
+duration; telephony: Chime's US inbound rate per minute). Usage is
 kept in integers (tokens, milliseconds): DynamoDB stores them exactly.
 """
 
@@ -38,8 +38,8 @@ class Prices(BaseModel):
     # The post-call model (gpt-4.1-mini), per 1M tokens.
     post_call_in: float = 0.40
     post_call_out: float = 1.60
-    # Telephony per call minute (Chime Voice Connector, carrier): your rate.
-    telephony_per_minute: float = 0.0
+    # Telephony per call minute: Chime Voice Connector inbound, US local numbers (set your own rate).
+    telephony_per_minute: float = 0.0022
 
 
 class PricesError(ValueError):
