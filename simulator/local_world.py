@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +149,7 @@ async def start_local_parts(
     heartbeat_s: float = 5.0,
     by_model: Mapping[str, Scenario] | None = None,
     route_ttl_s: float = ROUTE_TTL_S,
+    registry_scope: str | None = None,
 ) -> LocalParts:
     """moto + the OpenAI stand-in, and the bridge's dependencies wired to them. With
     `aws_endpoint`, an already running moto server (another process) holds the state; with
@@ -155,7 +157,9 @@ async def start_local_parts(
     `lambda_endpoint` (simulator/local_lambda.py on that moto), tools, policy and the post-call
     pass run there, invoked as in AWS, and the bridge only publishes CallEnded. `agents`: the
     specs and number plan to install, or one spec's path (then it answers every number);
-    `by_model`: the stand-in's scenario per realtime model (one per agent)."""
+    `by_model`: the stand-in's scenario per realtime model (one per agent). `registry_scope`: the
+    namespace of this world's number plan; None: one of its own, as moto's state is shared by every
+    world in a process (serve --local uses "", where `voice-agent agents push` finds it)."""
     if not isinstance(agents, LocalAgents):
         agents = LocalAgents.single(agents)
     stack = (
@@ -174,7 +178,8 @@ async def start_local_parts(
     store = RecordStore(stack.table)
     s3 = stack.client("s3")
     archive = ArchiveStore(s3, LOCAL_BUCKET)
-    registry = AgentRegistry(stack.table, s3, LOCAL_BUCKET)
+    scope = f"world-{uuid.uuid4().hex[:12]}" if registry_scope is None else registry_scope
+    registry = AgentRegistry(stack.table, s3, LOCAL_BUCKET, scope=scope)
     await asyncio.to_thread(registry.install, agents.texts, agents.plan, keep_existing=False)
     runtimes = AgentRuntimes(registry, store, DecisionLog(CallbackSink(store.append_decision), *decision_sinks))
     bus = BusPublisher(stack.client("events"), LOCAL_BUS)
@@ -282,6 +287,7 @@ async def serve_local(
         target=target,
         lambda_endpoint=lambda_endpoint,
         heartbeat_s=HEARTBEAT_S,  # the serving loop as production runs it
+        registry_scope="",  # the deployment's plan: `voice-agent agents push --endpoint-url` changes it
     )
     limits = {"max_calls": max_calls} if max_calls else {}
     config = SipConfig(bind_host="127.0.0.1", sip_port=sip_port, transports=("udp", "tcp"), **limits)

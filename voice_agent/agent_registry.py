@@ -115,11 +115,20 @@ class AgentRegistry:
     resource), `s3` an S3 client on the archive bucket. Thread-safe: the bridge resolves numbers on
     worker threads, and a Lambda environment keeps one registry for its life."""
 
-    def __init__(self, table: Any, s3: Any, bucket: str, clock_ms: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self, table: Any, s3: Any, bucket: str, clock_ms: Callable[[], int] | None = None, *, scope: str = ""
+    ) -> None:
+        """`scope`: a namespace for the pointers (never set in a deployment, which has one plan):
+        local worlds sharing one in-process moto keep their plans apart. Texts are shared: a key
+        is the text's own hash."""
         self._table, self._s3, self._bucket = table, s3, bucket
+        self._scope = f"{scope}#" if scope else ""
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._specs: OrderedDict[tuple[str, str], AgentSpec] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _pk(self, kind: str, name: str) -> str:
+        return f"{self._scope}{kind}#{name}"
 
     # --- writes -----------------------------------------------------------------------
     def push(
@@ -140,7 +149,7 @@ class AgentRegistry:
         version = spec_version(text)
         key = agent_archive_key(spec.name, version)
         item = SpecVersion(agent=spec.name, version=version, label=label, pushed_ms=self._clock_ms(), archive_key=key)
-        version_key = {"call_id": f"AGENT#{spec.name}", "sk": f"VERSION#{version}"}
+        version_key = {"call_id": self._pk("AGENT", spec.name), "sk": f"VERSION#{version}"}
         # A version item exists only once its text is archived: the same text pushed again is
         # re-pointed, never archived twice (each put would be one more locked object version).
         if "Item" not in self._table.get_item(Key=version_key, ConsistentRead=True):
@@ -154,7 +163,7 @@ class AgentRegistry:
                 if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     raise
         self._table.put_item(
-            Item={"call_id": f"AGENT#{spec.name}", "sk": "CURRENT"} | item.model_dump(exclude_none=True)
+            Item={"call_id": self._pk("AGENT", spec.name), "sk": "CURRENT"} | item.model_dump(exclude_none=True)
         )
         for number in numbers:
             self.set_route(number, spec.name)
@@ -169,7 +178,7 @@ class AgentRegistry:
             raise RegistryError(f"no agent {agent!r}: push its spec first")
         self._table.put_item(
             Item={
-                "call_id": f"NUMBER#{number}",
+                "call_id": self._pk("NUMBER", number),
                 "sk": "ROUTE",
                 "number": number,
                 "agent": agent,
@@ -180,7 +189,8 @@ class AgentRegistry:
     def install(self, texts: Mapping[str, str], plan: NumberPlan, *, keep_existing: bool) -> list[SpecVersion]:
         """Push every spec (`texts`: source -> text) and route the plan's numbers. With
         `keep_existing` (a bridge seeding its baked plan at boot), an agent that already has a current
-        version and a number that already has a route are left as they are: a push wins over a deploy."""
+        version and a number that already has a route are left as they are: a push wins over a deploy.
+        Without it (a local stack), the plan replaces the routes there were."""
         specs = {parse_spec_text(text, source).name: (source, text) for source, text in texts.items()}
         missing = sorted(plan.agents - set(specs))
         if missing:
@@ -194,6 +204,9 @@ class AgentRegistry:
         for number, agent in routes.items():
             if not (keep_existing and self._route_item(number) is not None):
                 self.set_route(number, agent)
+        if not keep_existing:  # the plan, exactly: a route it does not name answers nobody
+            for number in set(self.routes()) - set(routes):
+                self._table.delete_item(Key={"call_id": self._pk("NUMBER", number), "sk": "ROUTE"})
         return pushed
 
     def _archive(self, key: str, text: str, agent: str, version: str, label: str | None) -> None:
@@ -204,7 +217,9 @@ class AgentRegistry:
 
     # --- reads ------------------------------------------------------------------------
     def current(self, agent: str) -> SpecVersion | None:
-        item = self._table.get_item(Key={"call_id": f"AGENT#{agent}", "sk": "CURRENT"}, ConsistentRead=True).get("Item")
+        item = self._table.get_item(
+            Key={"call_id": self._pk("AGENT", agent), "sk": "CURRENT"}, ConsistentRead=True
+        ).get("Item")
         return SpecVersion.model_validate(item) if item else None
 
     def route(self, number: str) -> SpecVersion | None:
@@ -215,7 +230,7 @@ class AgentRegistry:
 
     def _route_item(self, number: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self._table.get_item(
-            Key={"call_id": f"NUMBER#{number}", "sk": "ROUTE"}, ConsistentRead=True
+            Key={"call_id": self._pk("NUMBER", number), "sk": "ROUTE"}, ConsistentRead=True
         ).get("Item")
         return item
 
@@ -249,18 +264,18 @@ class AgentRegistry:
 
     def agents(self) -> list[SpecVersion]:
         """Every agent's current version (a Scan: for the operator's `agents list`, never on a call path)."""
-        return [SpecVersion.model_validate(i) for i in self._scan("AGENT#", "CURRENT")]
+        return [SpecVersion.model_validate(i) for i in self._scan(self._pk("AGENT", ""), "CURRENT")]
 
     def versions(self, agent: str) -> list[SpecVersion]:
         page = self._table.query(
             KeyConditionExpression="call_id = :a AND begins_with(sk, :v)",
-            ExpressionAttributeValues={":a": f"AGENT#{agent}", ":v": "VERSION#"},
+            ExpressionAttributeValues={":a": self._pk("AGENT", agent), ":v": "VERSION#"},
             ConsistentRead=True,
         )
         return sorted((SpecVersion.model_validate(i) for i in page.get("Items", [])), key=lambda v: v.pushed_ms)
 
     def routes(self) -> dict[str, str]:
-        return {str(i["number"]): str(i["agent"]) for i in self._scan("NUMBER#", "ROUTE")}
+        return {str(i["number"]): str(i["agent"]) for i in self._scan(self._pk("NUMBER", ""), "ROUTE")}
 
     def _scan(self, prefix: str, sk: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -51,8 +51,7 @@ class Calls:
     fields: dict[str, set[str]]  # call id -> field names recorded
     decisions: list[DecisionLine]  # every line the bridge and the functions logged
     archived: dict[str, str]  # spec version -> archived text
-    records_before_unknown: int
-    records_after_unknown: int
+    unknown_items: int  # items in the calls table under the refused call's id
     archive_dir: Path  # the archive bucket's transcripts/, records/, decisions/, copied as files
     stamps: dict[str, dict[str, tuple[str, str | None] | None]]  # call id -> kind -> the object's header
 
@@ -76,11 +75,12 @@ def _stamp(files: ArchiveStore, key: str) -> tuple[str, str | None] | None:
     return (stamp.agent, stamp.spec_version) if stamp else None
 
 
-def _copy_archive(s3: Any, root: Path) -> None:
-    """The bucket's call files, in its layout: what `voice-agent audit --local` reads."""
+def _copy_archive(s3: Any, root: Path, call_ids: set[str]) -> None:
+    """These calls' files, in the bucket's layout: what `voice-agent audit --local` reads (the
+    bucket also holds other tests' calls: moto's state is one per process)."""
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=LOCAL_BUCKET):
         for obj in page.get("Contents", []):
-            if obj["Key"].startswith(("records/", "decisions/", "transcripts/")):
+            if obj["Key"].rsplit("/", 1)[-1].split(".")[0] in call_ids:
                 path = root / obj["Key"]
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(s3.get_object(Bucket=LOCAL_BUCKET, Key=obj["Key"])["Body"].read())
@@ -98,9 +98,13 @@ async def _run(archive_dir: Path) -> Calls:
     world = await start_local_world(agents, None, decision_sinks=(sink,), by_model=by_model, route_ttl_s=0)
     try:
         store, s3 = world.store, world.stack.client("s3")
-        before = len(await asyncio.to_thread(store.scan_calls))
         unknown = await _call(world, clinic, UNKNOWN)
-        after = len(await asyncio.to_thread(store.scan_calls))
+        refused = [d.call_id for d in sink.lines if d.decision == "routing"]
+        items = await asyncio.to_thread(
+            world.stack.table.query,
+            KeyConditionExpression="call_id = :c",
+            ExpressionAttributeValues={":c": refused[0] if refused else "none"},
+        )
         first, second = await asyncio.gather(_answered(world, clinic, CLINIC), _answered(world, plumbing, PLUMBING))
         if first.agent != "riverside-clinic":  # the two finish in either order
             first, second = second, first
@@ -112,13 +116,15 @@ async def _run(archive_dir: Path) -> Calls:
             assert version is not None
             key = agent_archive_key("riverside-clinic", version)
             archived[version] = s3.get_object(Bucket=LOCAL_BUCKET, Key=key)["Body"].read().decode()
-        await asyncio.to_thread(_copy_archive, s3, archive_dir)
+        await asyncio.to_thread(_copy_archive, s3, archive_dir, {m.call_id for m in (first, second, third)})
         files = ArchiveStore(s3, LOCAL_BUCKET)
         stamps = {
             m.call_id: {kind: _stamp(files, archive_key(kind, m.call_id, m.started_ms)) for kind in KINDS}
             for m in (first, second, third)
         }
-        return Calls(first, second, unknown, third, fields, sink.lines, archived, before, after, archive_dir, stamps)
+        return Calls(
+            first, second, unknown, third, fields, sink.lines, archived, len(items["Items"]), archive_dir, stamps
+        )
     finally:
         await world.close()
 
@@ -152,8 +158,8 @@ def test_every_decision_line_names_the_agent_and_version_of_its_call(calls: Call
 
 def test_an_unknown_number_is_refused_and_leaves_no_record(calls: Calls) -> None:
     assert not calls.unknown.answered and calls.unknown.failure_status == 404
-    assert calls.records_after_unknown == calls.records_before_unknown
     [refused] = [d for d in calls.decisions if d.decision == "routing" and d.verdict == "reject"]
+    assert calls.unknown_items == 0  # no META, no turn, no decision under its id
     assert refused.agent is None and refused.masked and refused.masked.endswith("99")
     assert UNKNOWN not in refused.to_json()  # the number is masked like any value
 
