@@ -22,9 +22,14 @@ from pathlib import Path
 
 from load_harness import Processes, workdir
 
-from simulator.local_stack import attach_local_stack
+from simulator.local_stack import LOCAL_BUCKET, attach_local_stack
+from voice_agent.agent_registry import AgentRegistry
+from voice_agent.spec import spec_version
 
 ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "agents" / "riverside_clinic.yaml"
+# What the bridge's call_started names: the agent and version the dialled number routed to.
+STARTED = f"'agent': 'riverside-clinic', 'spec_version': '{spec_version(SPEC.read_text())}'"
 HANDLERS = ["functions.tools.handler", "functions.policy.handler"]
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "7"))
 WARM = 20
@@ -44,7 +49,7 @@ class Ctx:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
 def event():
     if "policy" in "{module}":
-        return {{"action": "call_started", "call_id": "CA" + uuid.uuid4().hex}}
+        return {{"action": "call_started", "call_id": "CA" + uuid.uuid4().hex, {started}}}
     return {{"call_id": "{call_id}", "name": "categorize_call", "arguments": '{{"category":"billing"}}'}}
 reply = m.handler(event(), Ctx())
 cold = (time.perf_counter() - t) * 1000
@@ -60,7 +65,7 @@ def _env(aws_endpoint: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env |= {
         "CALLS_TABLE": "voice-agent-calls",
-        "AGENT_SPEC_PATH": str(ROOT / "agents" / "riverside_clinic.yaml"),
+        "ARCHIVE_BUCKET": LOCAL_BUCKET,  # the agent specs, by the version on each call's record
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
@@ -86,7 +91,7 @@ def _started_call(aws: str) -> str:
         "import functions.policy.handler as m\n"
         "class C: function_name = 'b'; memory_limit_in_mb = 1; aws_request_id = 'r'; "
         "invoked_function_arn = 'arn:aws:lambda:us-east-1:1:function:b'\n"
-        f"print(m.handler({{'action': 'call_started', 'call_id': '{call_id}'}}, C()).get('ok'))"
+        f"print(m.handler({{'action': 'call_started', 'call_id': '{call_id}', {STARTED}}}, C()).get('ok'))"
     )
     if _probe(code, "starting a call", _env(aws)) != "True":
         raise SystemExit("error: the policy handler did not start a call on moto")
@@ -101,13 +106,14 @@ def main() -> int:
     procs = Processes(workdir("bench-lambda-"))
     try:
         aws = procs.moto()
-        attach_local_stack(aws)  # the table the handlers write to
+        stack = attach_local_stack(aws)  # the table the handlers write to, and the example agent
+        AgentRegistry(stack.table, stack.client("s3"), LOCAL_BUCKET).push(SPEC.read_text(), source=str(SPEC))
         floor = [float(_probe(FLOOR, "the SDK floor", _env())) for _ in range(SAMPLES)]
         call_id = _started_call(aws)
         rows = []
         for module in HANDLERS:
             times = [float(_probe(IMPORT.format(module=module), f"importing {module}", _env())) for _ in range(SAMPLES)]
-            code = ROUND_TRIP.format(module=module, call_id=call_id, warm=WARM)
+            code = ROUND_TRIP.format(module=module, call_id=call_id, warm=WARM, started=STARTED)
             trips = [json.loads(_probe(code, f"invoking {module}", _env(aws))) for _ in range(max(3, SAMPLES // 2))]
             median = statistics.median(times)
             rows.append({
