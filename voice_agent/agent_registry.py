@@ -27,6 +27,7 @@ import yaml
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .record_store import all_pages
 from .spec import AgentSpec, SpecError, parse_spec_text, read_spec_text, spec_version
 
 E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$")]
@@ -267,28 +268,23 @@ class AgentRegistry:
         return [SpecVersion.model_validate(i) for i in self._scan(self._pk("AGENT", ""), "CURRENT")]
 
     def versions(self, agent: str) -> list[SpecVersion]:
-        page = self._table.query(
+        items = all_pages(
+            self._table.query,
             KeyConditionExpression="call_id = :a AND begins_with(sk, :v)",
             ExpressionAttributeValues={":a": self._pk("AGENT", agent), ":v": "VERSION#"},
             ConsistentRead=True,
         )
-        return sorted((SpecVersion.model_validate(i) for i in page.get("Items", [])), key=lambda v: v.pushed_ms)
+        return sorted((SpecVersion.model_validate(i) for i in items), key=lambda v: v.pushed_ms)
 
     def routes(self) -> dict[str, str]:
         return {str(i["number"]): str(i["agent"]) for i in self._scan(self._pk("NUMBER", ""), "ROUTE")}
 
     def _scan(self, prefix: str, sk: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "FilterExpression": "begins_with(call_id, :p) AND sk = :s",
-            "ExpressionAttributeValues": {":p": prefix, ":s": sk},
-        }
-        while True:
-            page = self._table.scan(**kwargs)
-            items += page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return all_pages(
+            self._table.scan,
+            FilterExpression="begins_with(call_id, :p) AND sk = :s",
+            ExpressionAttributeValues={":p": prefix, ":s": sk},
+        )
 
 
 def _check_label(label: str) -> None:

@@ -12,7 +12,7 @@ Conditional writes make the few races safe: the gate's CLOSING transition and ba
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -134,6 +134,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def all_pages(request: Callable[..., dict[str, Any]], **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a Query or Scan, page after page."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = request(**kwargs)
+        items += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def _conditional_failed(err: ClientError) -> bool:
     return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -210,30 +221,19 @@ class RecordStore:
 
     def stale_live_calls(self, older_than_ms: int) -> list[CallMeta]:
         """Calls still marked live whose last heartbeat is older than `older_than_ms`."""
-        out: list[CallMeta] = []
-        kwargs: dict[str, Any] = {
-            "IndexName": LIVE_INDEX,
-            "KeyConditionExpression": "#l = :one AND heartbeat_ms < :t",
-            "ExpressionAttributeNames": {"#l": "live"},
-            "ExpressionAttributeValues": {":one": "1", ":t": older_than_ms},
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            out += [CallMeta.model_validate(_plain(i)) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = all_pages(
+            self._table.query,
+            IndexName=LIVE_INDEX,
+            KeyConditionExpression="#l = :one AND heartbeat_ms < :t",
+            ExpressionAttributeNames={"#l": "live"},
+            ExpressionAttributeValues={":one": "1", ":t": older_than_ms},
+        )
+        return [CallMeta.model_validate(_plain(i)) for i in items]
 
     def scan_calls(self) -> list[CallMeta]:
         """Every call's metadata (a Scan: for the operator's `calls list`, never on a call path)."""
-        out: list[CallMeta] = []
-        kwargs: dict[str, Any] = {"FilterExpression": "sk = :m", "ExpressionAttributeValues": {":m": "META"}}
-        while True:
-            page = self._table.scan(**kwargs)
-            out += [CallMeta.model_validate(_plain(i)) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = all_pages(self._table.scan, FilterExpression="sk = :m", ExpressionAttributeValues={":m": "META"})
+        return [CallMeta.model_validate(_plain(i)) for i in items]
 
     # --- post-call reconciliation marker --------------------------------------------
     def claim_reconcile(self, call_id: str, token: str, now_ms: int, lease_until_ms: int, pass_version: int) -> bool:
@@ -366,15 +366,9 @@ class RecordStore:
         return [DecisionLine.model_validate_json(i["line"]) for i in self._query_prefix(call_id, "DECISION#")]
 
     def _query_prefix(self, call_id: str, prefix: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "call_id = :c AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": {":c": call_id, ":p": prefix},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            items += page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return all_pages(
+            self._table.query,
+            KeyConditionExpression="call_id = :c AND begins_with(sk, :p)",
+            ExpressionAttributeValues={":c": call_id, ":p": prefix},
+            ConsistentRead=True,
+        )
