@@ -44,7 +44,7 @@ class Reaper:
         ):
             return False  # the gate moved since the index was read: someone else owns this ending
         silent_s = (now - (meta.heartbeat_ms or meta.started_ms)) // 1000
-        self.log.record(
+        self.log.for_agent(meta.agent, meta.spec_version).record(
             call_id,
             "end_call_gate",
             "ended",

@@ -181,6 +181,7 @@ def test_reaper_finalises_a_call_whose_bridge_died_and_reconciliation_then_runs(
     assert [t.seq for t in archive.get_transcript(call_id, started)] == list(range(8))
     [gate] = [d for d in store.decisions(call_id) if d.decision == "end_call_gate"]
     assert (gate.verdict, gate.state_to) == ("ended", "ENDED") and gate.reason.startswith("bridge_lost")
+    assert (gate.agent, gate.spec_version) == ("riverside-clinic", EXAMPLE_VERSION)  # from the record
     assert call_id not in handlers.reaper.handler({"source": "aws.events"}, Context())["reaped"]  # once only
 
     # The CallEnded the reaper put on the bus, exactly as EventBridge delivers it, drives the post-call pass.
@@ -191,4 +192,9 @@ def test_reaper_finalises_a_call_whose_bridge_died_and_reconciliation_then_runs(
     assert sorted(outcome["backfilled"]) == ["callback_number", "date_of_birth", "reason"]
     record = json.loads(archive.get_text(archive_key("records", call_id, started)))
     assert record["ended_reason"] == "bridge_lost" and record["missing_required"] == []
+    assert (record["agent"], record["spec_version"]) == ("riverside-clinic", EXAMPLE_VERSION)
+    # No realtime usage reached the record (the bridge died); the pass still prices its own tokens.
+    assert record["usage"]["post_call_in"] > 0 and record["cost"]["post_call_usd"] == record["cost_usd"] > 0
+    decisions = archive.get_text(archive_key("decisions", call_id, started)).splitlines()
+    assert all('"agent":"riverside-clinic"' in line for line in decisions)
     assert [e["detail"]["call_id"] for e in bus_tap.events(call_id, "RecordReconciled")] == [call_id]
