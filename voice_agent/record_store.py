@@ -24,6 +24,7 @@ from .decisions import DecisionLine
 GateState = Literal["ACTIVE", "CLOSING", "ENDED"]
 ReconcileState = Literal["running", "reconciled", "failed"]
 LIVE_INDEX = "live-calls"
+AGENT_INDEX = "agent-calls"  # partition agent, sort started_ms: META items only (nothing else has both)
 BATCH_WRITE_LIMIT = 25  # DynamoDB's BatchWriteItem maximum
 TTL_DAYS = 90
 
@@ -35,6 +36,8 @@ TABLE_DEFINITION: dict[str, Any] = {
         {"AttributeName": "sk", "AttributeType": "S"},
         {"AttributeName": "live", "AttributeType": "S"},
         {"AttributeName": "heartbeat_ms", "AttributeType": "N"},
+        {"AttributeName": "agent", "AttributeType": "S"},
+        {"AttributeName": "started_ms", "AttributeType": "N"},
     ],
     "GlobalSecondaryIndexes": [
         {
@@ -44,7 +47,15 @@ TABLE_DEFINITION: dict[str, Any] = {
                 {"AttributeName": "heartbeat_ms", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": AGENT_INDEX,
+            "KeySchema": [
+                {"AttributeName": "agent", "KeyType": "HASH"},
+                {"AttributeName": "started_ms", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }
@@ -227,6 +238,18 @@ class RecordStore:
             KeyConditionExpression="#l = :one AND heartbeat_ms < :t",
             ExpressionAttributeNames={"#l": "live"},
             ExpressionAttributeValues={":one": "1", ":t": older_than_ms},
+        )
+        return [CallMeta.model_validate(_plain(i)) for i in items]
+
+    def agent_calls(self, agent: str, since_ms: int = 0) -> list[CallMeta]:
+        """One agent's calls, newest first: a Query on the index partitioned by agent, so no other
+        agent's call can be in the answer."""
+        items = all_pages(
+            self._table.query,
+            IndexName=AGENT_INDEX,
+            KeyConditionExpression="agent = :a AND started_ms >= :t",
+            ExpressionAttributeValues={":a": agent, ":t": since_ms},
+            ScanIndexForward=False,
         )
         return [CallMeta.model_validate(_plain(i)) for i in items]
 

@@ -59,6 +59,7 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="calls_command", required=True, metavar="SUBCOMMAND")
     ls = sub.add_parser("list", help="the most recent calls first")
     ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--agent", help="only this agent's calls (in AWS: a query on the agent-calls index)")
     show = sub.add_parser("show", help="one call: record with sources and quotes, transcript, decisions")
     show.add_argument("call_id", metavar="CALL_ID")
     tl = sub.add_parser("timeline", help="one call as a picture: speech lanes on a time axis, decisions, fields")
@@ -192,7 +193,7 @@ def _reconcile_state(reconciliation: dict[str, Any] | None) -> ReconcileState | 
 
 
 def _list_local(archive: LocalArchive, args: argparse.Namespace) -> int:
-    records = archive.records()[: args.limit]
+    records = [r for r in archive.records() if args.agent in (None, r.agent)][: args.limit]
     if args.json:
         print(json.dumps([r.model_dump(exclude={"fields"}) for r in records], indent=2, ensure_ascii=False))
         return 0
@@ -235,7 +236,8 @@ def _when(ms: int | None) -> str:
 
 
 def _list(store: RecordStore, args: argparse.Namespace) -> int:
-    calls = sorted(store.scan_calls(), key=lambda m: m.started_ms, reverse=True)[: args.limit]
+    found = store.agent_calls(args.agent) if args.agent else store.scan_calls()
+    calls = sorted(found, key=lambda m: m.started_ms, reverse=True)[: args.limit]
     if args.json:
         print(json.dumps([m.model_dump(exclude_none=True) for m in calls], indent=2, ensure_ascii=False))
         return 0

@@ -210,6 +210,10 @@ def test_cost_by_agent_answers_per_agent_per_day_from_the_archive_files(
     assert [(r["call_id"], r["spec_version"]) for r in plumbing] == [
         (calls.plumbing.call_id, calls.plumbing.spec_version)
     ]
+    capsys.readouterr()
+    assert main(["calls", "--local", str(calls.archive_dir), "--json", "list", "--agent", "riverside-clinic"]) == 0
+    listed = {r["call_id"] for r in json.loads(capsys.readouterr().out)}
+    assert listed == {calls.clinic.call_id, calls.after_push.call_id}
 
 
 def test_archived_call_files_name_the_agent_and_version_in_their_header(calls: Calls) -> None:

@@ -194,9 +194,12 @@ def test_calls_table_matches_the_layout_the_code_provisions_locally(synth: Synth
     (table,) = tables
     assert table["KeySchema"] == TABLE_DEFINITION["KeySchema"]
     assert sorted(table["AttributeDefinitions"], key=str) == sorted(TABLE_DEFINITION["AttributeDefinitions"], key=str)
-    (gsi,) = table["GlobalSecondaryIndexes"]
-    (local,) = TABLE_DEFINITION["GlobalSecondaryIndexes"]
-    assert {k: gsi[k] for k in ("IndexName", "KeySchema", "Projection")} == local
+    deployed = [
+        {k: gsi[k] for k in ("IndexName", "KeySchema", "Projection")} for gsi in table["GlobalSecondaryIndexes"]
+    ]
+    local = TABLE_DEFINITION["GlobalSecondaryIndexes"]
+    assert sorted(deployed, key=str) == sorted(local, key=str)
+    assert {g["IndexName"] for g in deployed} == {"live-calls", "agent-calls"}
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEEnabled"] is True
