@@ -15,13 +15,12 @@ import os
 import sys
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voice_agent.agent_registry import DEFAULT_ROUTE, AgentRegistry, RegistryError
 from voice_agent.spec import SpecError, read_spec_text
 
-from .calls import LOCAL_BUCKET, LOCAL_REGION, LOCAL_TABLE
+from .calls import LOCAL_BUCKET, LOCAL_TABLE, session_for
 
 ROUTE_TTL_NOTE = "calls that start from now on get it (the bridge re-reads a number's agent every few seconds)"
 
@@ -79,10 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _registry(args: argparse.Namespace) -> AgentRegistry:
-    if args.endpoint_url:  # a local endpoint gets dummy credentials: real ones are never sent to it
-        session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=LOCAL_REGION)
-    else:
-        session = boto3.Session()
+    session = session_for(args)
     table = session.resource("dynamodb", endpoint_url=args.endpoint_url).Table(args.table)
     return AgentRegistry(table, session.client("s3", endpoint_url=args.endpoint_url), args.bucket)
 

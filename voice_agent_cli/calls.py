@@ -93,7 +93,8 @@ def local_store(endpoint_url: str, table: str) -> RecordStore:
     return RecordStore(session.resource("dynamodb", endpoint_url=endpoint_url).Table(table))
 
 
-def _session(args: argparse.Namespace) -> boto3.Session:
+def session_for(args: argparse.Namespace) -> boto3.Session:
+    """AWS credentials as the aws CLI finds them; a local endpoint (`--endpoint-url`) dummy ones."""
     if args.endpoint_url:
         # A local endpoint gets dummy credentials: real ones are never sent to it.
         return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=LOCAL_REGION)
@@ -101,7 +102,7 @@ def _session(args: argparse.Namespace) -> boto3.Session:
 
 
 def _stores(args: argparse.Namespace) -> tuple[RecordStore, ArchiveStore]:
-    session = _session(args)
+    session = session_for(args)
     ddb = session.resource("dynamodb", endpoint_url=args.endpoint_url)
     s3 = session.client("s3", endpoint_url=args.endpoint_url)
     return RecordStore(ddb.Table(args.table)), ArchiveStore(s3, args.bucket)
@@ -113,7 +114,7 @@ def _spec_of(args: argparse.Namespace, meta: CallMeta) -> AgentSpec | None:
         return load_spec(args.spec)
     if meta.spec_version is None:
         return None
-    session = _session(args)
+    session = session_for(args)
     table = session.resource("dynamodb", endpoint_url=args.endpoint_url).Table(args.table)
     registry = AgentRegistry(table, session.client("s3", endpoint_url=args.endpoint_url), args.bucket)
     try:
