@@ -40,7 +40,7 @@ class AgentRoutes:
             hit = self._cache.get(number)
         if hit is not None and hit[0] > now:
             return hit[1]
-        current = self._registry.route(number) if number else None
+        current = self._registry.route(number)  # no number at all: only the default route answers
         route = (
             Route(current.agent, current.version, self._registry.spec(current.agent, current.version))
             if current
