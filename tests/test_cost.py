@@ -30,7 +30,7 @@ def test_prices_are_configuration_with_a_date_and_a_bad_one_is_one_line() -> Non
     assert prices_from_json(None) == Prices()
     custom = prices_from_json('{"set_on": "2027-02-01", "audio_out": 48}')
     assert (custom.set_on, custom.audio_out, custom.audio_in) == (dt.date(2027, 2, 1), 48, Prices().audio_in)
-    with pytest.raises(PricesError, match="^audio_outt: Extra inputs are not permitted$"):
+    with pytest.raises(PricesError, match=r"^audio_outt: Extra inputs are not permitted$"):
         prices_from_json('{"audio_outt": 48}')
-    with pytest.raises(PricesError, match="^set_on: "):
+    with pytest.raises(PricesError, match=r"^set_on: "):
         prices_from_json('{"set_on": "soon"}')
