@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/voice-agent demo
+	$(BIN)/voice-agent demo $(if $(AGENTS),--agents $(AGENTS) --numbers $(or $(NUMBERS),numbers.yaml))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

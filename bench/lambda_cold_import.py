@@ -32,10 +32,15 @@ from load_harness import Processes, workdir
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # as app.py: the bundling imports CDK
 
-from simulator.local_stack import attach_local_stack
+from simulator.local_stack import LOCAL_BUCKET, attach_local_stack
 from stacks.lambda_bundle import LocalPipBundling
+from voice_agent.agent_registry import AgentRegistry
+from voice_agent.spec import spec_version
 
 ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "agents" / "riverside_clinic.yaml"
+# What the bridge's call_started names: the agent and version the dialled number routed to.
+STARTED = f"'agent': 'riverside-clinic', 'spec_version': '{spec_version(SPEC.read_text())}'"
 HANDLERS = ["functions.tools.handler", "functions.policy.handler"]
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "7"))
 WARM = 20
@@ -55,7 +60,7 @@ class Ctx:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
 def event():
     if "policy" in "{module}":
-        return {{"action": "call_started", "call_id": "CA" + uuid.uuid4().hex}}
+        return {{"action": "call_started", "call_id": "CA" + uuid.uuid4().hex, {started}}}
     return {{"call_id": "{call_id}", "name": "categorize_call", "arguments": '{{"category":"billing"}}'}}
 reply = m.handler(event(), Ctx())
 cold = (time.perf_counter() - t) * 1000
@@ -67,15 +72,13 @@ print(json.dumps({{"cold": cold, "warm": statistics.median(warm)}}))
 """
 
 
-SPEC = "agents/riverside_clinic.yaml"
-
-
 def build_bundle(root: Path) -> tuple[Path, Path]:
     """The bundle as `cdk deploy` builds it, for this interpreter: (with bytecode, without)."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     compiled, source = root / "bundle", root / "bundle-source"
     print(f"building the Lambda bundle for Python {version} (pip, about a minute)...", flush=True)
-    LocalPipBundling(SPEC, version, f"manylinux2014_{platform.machine()}").try_bundle(str(compiled))
+    spec = str(SPEC.relative_to(ROOT))
+    LocalPipBundling(spec, version, f"manylinux2014_{platform.machine()}").try_bundle(str(compiled))
     shutil.copytree(compiled, source, ignore=shutil.ignore_patterns("__pycache__"))
     return compiled, source
 
@@ -86,7 +89,7 @@ def _env(bundle: Path, aws_endpoint: str | None = None) -> dict[str, str]:
         "PYTHONPATH": str(bundle),  # before the environment's site-packages, where boto3 comes from
         "PYTHONDONTWRITEBYTECODE": "1",
         "CALLS_TABLE": "voice-agent-calls",
-        "AGENT_SPEC_PATH": SPEC,
+        "ARCHIVE_BUCKET": LOCAL_BUCKET,  # the agent specs, by the version on each call's record
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
@@ -113,7 +116,7 @@ def _started_call(bundle: Path, aws: str) -> str:
         "import functions.policy.handler as m\n"
         "class C: function_name = 'b'; memory_limit_in_mb = 1; aws_request_id = 'r'; "
         "invoked_function_arn = 'arn:aws:lambda:us-east-1:1:function:b'\n"
-        f"print(m.handler({{'action': 'call_started', 'call_id': '{call_id}'}}, C()).get('ok'))"
+        f"print(m.handler({{'action': 'call_started', 'call_id': '{call_id}', {STARTED}}}, C()).get('ok'))"
     )
     if _probe(code, "starting a call", _env(bundle, aws)) != "True":
         raise SystemExit("error: the policy handler did not start a call on moto")
@@ -130,7 +133,8 @@ def main() -> int:
     try:
         bundle, source = build_bundle(work)
         aws = procs.moto()
-        attach_local_stack(aws)  # the table the handlers write to
+        stack = attach_local_stack(aws)  # the table the handlers write to, and the example agent
+        AgentRegistry(stack.table, stack.client("s3"), LOCAL_BUCKET).push(SPEC.read_text(), source=str(SPEC))
         floor = [float(_probe(FLOOR, "the SDK floor", _env(bundle))) for _ in range(SAMPLES)]
         call_id = _started_call(bundle, aws)
         rows = []
@@ -138,10 +142,9 @@ def main() -> int:
             importing = IMPORT.format(module=module)
             times = [float(_probe(importing, f"importing {module}", _env(bundle))) for _ in range(SAMPLES)]
             uncompiled = [float(_probe(importing, f"importing {module}", _env(source))) for _ in range(SAMPLES)]
-            code = ROUND_TRIP.format(module=module, call_id=call_id, warm=WARM)
-            trips = [
-                json.loads(_probe(code, f"invoking {module}", _env(bundle, aws))) for _ in range(max(3, SAMPLES // 2))
-            ]
+            code = ROUND_TRIP.format(module=module, call_id=call_id, warm=WARM, started=STARTED)
+            invoking = _env(bundle, aws)
+            trips = [json.loads(_probe(code, f"invoking {module}", invoking)) for _ in range(max(3, SAMPLES // 2))]
             median = statistics.median(times)
             rows.append({
                 "module": module,

@@ -13,10 +13,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from voice_agent.call_runtime import CallRuntime
+from voice_agent.agent_registry import AgentRegistry
+from voice_agent.agent_runtimes import AgentRuntimes
 from voice_agent.decisions import CallbackSink, DecisionLine, DecisionLog
 from voice_agent.record_store import RecordStore
-from voice_agent.spec import load_spec
 
 T = TypeVar("T")
 
@@ -32,11 +32,11 @@ class LambdaSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     calls_table: str
-    agent_spec_path: str
+    archive_bucket: str  # agent specs are read from its agents/ prefix
 
 
 def read_settings() -> LambdaSettings:
-    env = {"calls_table": "CALLS_TABLE", "agent_spec_path": "AGENT_SPEC_PATH"}
+    env = {"calls_table": "CALLS_TABLE", "archive_bucket": "ARCHIVE_BUCKET"}
     missing = [var for var in env.values() if not os.environ.get(var)]
     if missing:
         raise MissingConfiguration(f"missing environment variables: {', '.join(missing)}")
@@ -47,10 +47,13 @@ def _log_decision(line: DecisionLine) -> None:
     logger.info(line.decision, extra=line.model_dump(exclude_none=True))
 
 
-def build_runtime(settings: LambdaSettings) -> CallRuntime:
-    store = RecordStore(boto3.resource("dynamodb").Table(settings.calls_table))
+def build_runtimes(settings: LambdaSettings) -> AgentRuntimes:
+    """Every agent's runtime, each from the spec version on the call's record (cached per version)."""
+    table = boto3.resource("dynamodb").Table(settings.calls_table)
+    store = RecordStore(table)
     log = DecisionLog(CallbackSink(_log_decision), CallbackSink(store.append_decision))
-    return CallRuntime(spec=load_spec(settings.agent_spec_path), store=store, log=log)
+    registry = AgentRegistry(table, boto3.client("s3"), settings.archive_bucket)
+    return AgentRuntimes(registry, store, log)
 
 
 def validation_message(err: ValidationError) -> str:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from realtime_bridge.agent_routes import AgentRoutes, Route
 from realtime_bridge.call import Call, CallSettings
 from realtime_bridge.call_finalizer import CallEndedSink, finalize_call
 from realtime_bridge.call_journal import CallJournal
@@ -24,7 +25,7 @@ from realtime_bridge.sip.server import Accept, Decision, Reject, SipServer
 from realtime_bridge.tool_invoker import ToolInvoker
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.cost import Prices
-from voice_agent.decisions import CallbackSink, DecisionLog, DecisionSink, StreamSink
+from voice_agent.decisions import CallbackSink, DecisionLog, DecisionSink, StreamSink, mask
 from voice_agent.invocation import CallerHungUp, CallStarted
 from voice_agent.record_store import RecordStore, Turn
 from voice_agent.spec import AgentSpec
@@ -35,7 +36,7 @@ HEARTBEAT_S = 15.0  # a live call's heartbeat; the reaper waits for several miss
 
 @dataclass
 class BridgeDeps:
-    spec: AgentSpec
+    routes: AgentRoutes  # dialled number -> agent and spec version
     store: RecordStore
     archive: ArchiveStore
     sink: CallEndedSink
@@ -74,15 +75,30 @@ class CallRouter:
         self.sip: SipServer | None = None
         self.calls: dict[str, Call] = {}  # by SIP Call-ID
         self.ids: dict[str, str] = {}  # SIP Call-ID -> our call id
+        self.routed: dict[str, Route] = {}  # SIP Call-ID -> the agent it was routed to, until answered
         self.finished: asyncio.Queue[str] = asyncio.Queue()  # our call ids, as their flush completes
         self.running: set[str] = set()  # answered calls not yet flushed
 
     async def on_offer(self, info: CallInfo) -> Decision:
         # SIP Call-IDs carry hosts and odd characters; the record gets an id of our own.
         call_id = f"CA{uuid.uuid4().hex}"
-        self.ids[info.call_id] = call_id
+        number = info.dialled_number
         try:
-            reply = await self.deps.invoker.policy(CallStarted(call_id=call_id))
+            route = await asyncio.to_thread(self.deps.routes.resolve, number)
+        except Exception:
+            log.exception("could not route %s", call_id)
+            return Reject(503)
+        if route is None:
+            # No record: nobody answers this number. The line names the number masked, as any value.
+            DecisionLog(*self.deps.decision_sinks).record(
+                call_id, "routing", "reject", "no agent for the dialled number: 404", masked=mask(number or None)
+            )
+            return Reject(404)
+        self.ids[info.call_id] = call_id
+        self.routed[info.call_id] = route
+        try:
+            started = CallStarted(call_id=call_id, agent=route.agent, spec_version=route.spec_version)
+            reply = await self.deps.invoker.policy(started)
         except Exception:
             log.exception("could not start the record for %s", call_id)
             return Reject(503)
@@ -90,13 +106,20 @@ class CallRouter:
 
     async def on_answered(self, info: CallInfo, media: RtpSession) -> None:
         deps, call_id = self.deps, self.ids[info.call_id]
+        route = self.routed.pop(info.call_id)
         self.running.add(call_id)
         self.writer.start()  # once, with the first call
         journal = CallJournal(deps.store, call_id, writer=self.writer, on_turn=deps.turn_listener)
-        decisions = DecisionLog(*deps.decision_sinks, CallbackSink(journal.add_decision))
+        decisions = DecisionLog(
+            *deps.decision_sinks,
+            CallbackSink(journal.add_decision),
+            agent=route.agent,
+            spec_version=route.spec_version,
+        )
+        decisions.record(call_id, "routing", "accept", "the dialled number's agent answers")
         call = Call(
             call_id,
-            deps.spec,
+            route.spec,
             media,
             deps.realtime,
             deps.invoker,
@@ -104,7 +127,7 @@ class CallRouter:
             decisions,
             hang_up=lambda: self._hang_up(info.call_id),
             settings=deps.call_settings,
-            record_state=lambda: record_state(deps.spec, deps.store, call_id),
+            record_state=lambda: record_state(route.spec, deps.store, call_id),
         )
         self.calls[info.call_id] = call
         try:
@@ -127,6 +150,7 @@ class CallRouter:
             await call.sip_ended(by_caller=reason is EndReason.REMOTE_BYE)
             return
         call_id = self.ids.pop(info.call_id, None)
+        self.routed.pop(info.call_id, None)
         if call_id is not None and reason is EndReason.CANCELLED:
             # Started but never answered: the caller gave up while it rang.
             await self.deps.invoker.policy(CallerHungUp(call_id=call_id))
@@ -138,6 +162,11 @@ class CallRouter:
     async def close(self) -> None:
         """After the last call: stop the journal writer (every call flushed its own entries)."""
         await self.writer.stop()
+
+    @property
+    def closing_teardown_s(self) -> float:
+        """The longest closing teardown among the calls still running (their agents' limits)."""
+        return max((c.spec.limits.closing_teardown_ms for c in self.calls.values()), default=0) / 1000
 
     async def drain_calls(self) -> None:
         """Past the drain deadline: ask the gate to close every call still running."""

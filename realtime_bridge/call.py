@@ -35,7 +35,7 @@ from voice_agent.spec import AgentSpec
 
 @dataclass
 class CallSettings:
-    model: str
+    model: str | None = None  # None: the agent spec's own model (REALTIME_MODEL overrides every agent's)
     silence_duration_ms: int = 500
     transcription_model: str = "gpt-realtime-whisper"
     gap_frames: int = 100  # caller audio kept while a session is replaced (2 s); older frames are dropped
@@ -145,7 +145,7 @@ class Call:
             self._client = None
             self._tasks.spawn(old.close())
         try:
-            await client.connect(self.settings.model)
+            await client.connect(self.settings.model or self.spec.model)
         except ConnectRefused as exc:
             self._feed(ev.ConnectFailed(exc.status, str(exc)))
             return
@@ -181,6 +181,8 @@ class Call:
                 case ev.Decide():
                     extra = dict(action.extra)
                     self.decisions.record(self.call_id, action.kind, action.verdict, action.reason, **extra)  # type: ignore[arg-type]
+                case ev.AddUsage(usage, "transcription"):
+                    self.usage.add_transcription(usage)
                 case ev.AddUsage():
                     self.usage.add(action.usage)
                 case ev.HangUp():

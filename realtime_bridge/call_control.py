@@ -245,6 +245,8 @@ class CallControl:
             case CallerTurnCommitted():
                 self._last_committed = event.item_id
             case CallerTranscript():
+                if event.usage is not None:
+                    self._emit(AddUsage(event.usage, "transcription"))
                 self._out += self.transcript.caller_words(event.item_id, event.text, self._ms(now))
             case CallerTranscriptFailed():
                 self._out += self.transcript.caller_words(event.item_id, None, self._ms(now), event.reason)

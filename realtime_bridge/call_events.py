@@ -145,6 +145,7 @@ class Decide:
 @dataclass(frozen=True, slots=True)
 class AddUsage:
     usage: object
+    kind: Literal["response", "transcription"] = "response"
 
 
 @dataclass(frozen=True, slots=True)

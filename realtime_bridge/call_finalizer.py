@@ -7,10 +7,11 @@ what auditors read is exactly what a crash would have left.
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 from typing import Protocol
 
-from voice_agent.archive_store import ArchiveStore
+from voice_agent.archive_store import ArchiveStore, CallStamp
 from voice_agent.cost import Prices, Usage
 from voice_agent.record_store import RecordStore
 
@@ -33,12 +34,10 @@ def finalize_call(
     meta = store.get_call(call_id)
     if meta is None:
         return None
-    store.set_meta(
-        call_id,
-        usage=usage.model_dump(),
-        cost_usd=Decimal(str(usage.cost_usd(prices))),
-    )
-    key = archive.put_transcript(call_id, meta.started_ms, store.turns(call_id))
+    usage.call_ms = max(0, (meta.ended_ms or int(time.time() * 1000)) - meta.started_ms)
+    cost = usage.cost(prices)
+    store.set_meta(call_id, usage=usage.model_dump(), cost=cost.stored(), cost_usd=Decimal(str(cost.total_usd)))
+    key = archive.put_transcript(call_id, meta.started_ms, store.turns(call_id), stamp=CallStamp.of(meta))
     if meta.status != "ENDED":
         # Not closed through the gate (the bridge failed mid-call): the heartbeat has stopped, so
         # the reaper ends it as bridge_lost and emits CallEnded itself.

@@ -22,6 +22,7 @@ from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from realtime_bridge import event_loop
+from realtime_bridge.agent_routes import AgentRoutes
 from realtime_bridge.bridge_app import BridgeDeps, CallRouter
 from realtime_bridge.call import CallSettings
 from realtime_bridge.event_loop import LoopName
@@ -32,10 +33,12 @@ from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.server import SipServer
 from realtime_bridge.sip.tls_material import TlsFiles, write_tls_material
 from realtime_bridge.tool_invoker import LambdaInvoker
+from voice_agent.agent_registry import AgentRegistry, NumberPlan, RegistryError
 from voice_agent.archive_store import ArchiveStore
+from voice_agent.cost import PricesError, prices_from_json
 from voice_agent.event_bus import BusPublisher
 from voice_agent.record_store import RecordStore
-from voice_agent.spec import AgentSpec, load_spec
+from voice_agent.spec import SpecError, parse_spec_text, read_spec_text
 
 log = logging.getLogger("realtime_bridge")
 # The store's users: the journal writer's thread and the loop's default executor (finalize_call,
@@ -53,7 +56,13 @@ class BridgeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: Literal["production", "development"] = "production"  # VOICE_AGENT_MODE
-    agent_spec_path: str  # AGENT_SPEC_PATH
+    # AGENT_SPEC_PATH, comma separated: the specs baked into the image, installed in the registry at
+    # boot unless it already holds a version of that agent (after the first deploy, `voice-agent
+    # agents push` changes a spec without a redeploy).
+    agent_spec_path: tuple[str, ...]
+    # NUMBER_PLAN: JSON {"numbers": {"+1...": agent}, "default": agent?}; its routes are installed at
+    # boot where the registry has none. Required: no number reaches an agent by accident.
+    number_plan: str
     realtime_model: str | None = None  # REALTIME_MODEL (default: the spec's model)
     calls_table: str  # CALLS_TABLE
     archive_bucket: str  # ARCHIVE_BUCKET
@@ -83,9 +92,11 @@ class BridgeSettings(BaseModel):
     openai_api_key: str = Field(min_length=1, repr=False)  # OPENAI_API_KEY (an ECS secret)
     openai_base_url: str | None = None  # OPENAI_BASE_URL (unset: the real API)
     event_loop: LoopName = "uvloop"  # EVENT_LOOP: asyncio is the way back if uvloop misbehaves
+    # PRICES: JSON of voice_agent.cost.Prices (with `set_on`, the date they were set); unset: the defaults.
+    prices: str | None = None
 
 
-_LISTS = {"sip_transports", "chime_signaling_cidrs", "chime_media_cidrs"}
+_LISTS = {"sip_transports", "chime_signaling_cidrs", "chime_media_cidrs", "agent_spec_path"}
 
 
 def settings_from_env(env: Mapping[str, str]) -> BridgeSettings:
@@ -138,28 +149,55 @@ def tls_files_from(settings: BridgeSettings) -> TlsFiles | None:
         raise SystemExit(f"error: SIP_TLS_CERT, SIP_TLS_KEY or SIP_TLS_CA: {err}") from None
 
 
+def baked_agents(settings: BridgeSettings) -> tuple[dict[str, str], NumberPlan]:
+    """The image's specs and the deployment's number plan, validated; one line when wrong."""
+    try:
+        texts = {path: read_spec_text(path) for path in settings.agent_spec_path}
+        for path, text in texts.items():
+            parse_spec_text(text, path)
+    except SpecError as err:
+        raise SystemExit(f"error: AGENT_SPEC_PATH: {err}") from None
+    try:
+        plan = NumberPlan.model_validate_json(settings.number_plan)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise SystemExit(f"error: NUMBER_PLAN: {'.'.join(map(str, first['loc'])) or 'plan'}: {first['msg']}") from None
+    return texts, plan
+
+
 async def serve(settings: BridgeSettings) -> None:
-    spec = load_spec(settings.agent_spec_path)
+    texts, plan = baked_agents(settings)
+    try:
+        prices_from_json(settings.prices)
+    except PricesError as err:
+        raise SystemExit(f"error: PRICES: {err}") from None
     tls = tls_files_from(settings)
     try:
-        await _serve(settings, spec, sip_config_from(settings, tls))
+        await _serve(settings, texts, plan, sip_config_from(settings, tls))
     finally:
         if tls is not None:
             tls.close()
 
 
-async def _serve(settings: BridgeSettings, spec: AgentSpec, sip_config: SipConfig) -> None:
+async def _serve(settings: BridgeSettings, texts: dict[str, str], plan: NumberPlan, sip_config: SipConfig) -> None:
     public_ip = await asyncio.to_thread(resolve_public_ip, sip_config)
     table = boto3.resource("dynamodb", config=Config(max_pool_connections=STORE_POOL)).Table(settings.calls_table)
+    s3 = boto3.client("s3")
+    registry = AgentRegistry(table, s3, settings.archive_bucket)
+    try:
+        await asyncio.to_thread(registry.install, texts, plan, keep_existing=True)
+    except RegistryError as err:
+        raise SystemExit(f"error: NUMBER_PLAN: {err}") from None
     openai_client = openai.AsyncOpenAI(api_key=settings.openai_api_key, base_url=settings.openai_base_url)
     deps = BridgeDeps(
-        spec=spec,
+        routes=AgentRoutes(registry),
         store=RecordStore(table),
-        archive=ArchiveStore(boto3.client("s3"), settings.archive_bucket),
+        archive=ArchiveStore(s3, settings.archive_bucket),
         sink=BusPublisher(boto3.client("events"), settings.event_bus_name),
         invoker=LambdaInvoker(boto3.client("lambda"), settings.tools_function_name, settings.policy_function_name),
         realtime=lambda: OpenAIRealtimeClient(openai_client),
-        call_settings=CallSettings(model=settings.realtime_model or spec.model),
+        call_settings=CallSettings(model=settings.realtime_model),
+        prices=prices_from_json(settings.prices),
     )
     await run_bridge(deps, sip_config, public_ip, settings.health_port, settings.drain_deadline_s)
 
@@ -197,8 +235,9 @@ async def run_bridge(
         try:
             await asyncio.wait_for(sip.wait_idle(), drain_deadline_s)
         except TimeoutError:
+            teardown_s = router.closing_teardown_s
             await router.drain_calls()  # the gate plays the closing, then each call hangs up
-            await asyncio.wait_for(sip.wait_idle(), deps.spec.limits.closing_teardown_ms / 1000 + 10)
+            await asyncio.wait_for(sip.wait_idle(), teardown_s + 10)
         while router.running:
             await asyncio.sleep(0.1)  # let the last calls flush their transcripts and events
     finally:

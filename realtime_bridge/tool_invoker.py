@@ -13,8 +13,6 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 
 from voice_agent.invocation import PolicyEvent, PolicyReply, ToolCall, ToolReply
-from voice_agent.policy_service import PolicyService
-from voice_agent.tool_executor import ToolExecutor
 
 _POLICY_EVENT: TypeAdapter[PolicyEvent] = TypeAdapter(PolicyEvent)
 
@@ -23,6 +21,14 @@ class ToolInvoker(Protocol):
     async def tool(self, call: ToolCall) -> ToolReply: ...
 
     async def policy(self, event: PolicyEvent) -> PolicyReply: ...
+
+
+class Tools(Protocol):
+    def execute(self, call: ToolCall) -> ToolReply: ...
+
+
+class Policy(Protocol):
+    def handle(self, event: PolicyEvent) -> PolicyReply: ...
 
 
 class InvokeError(RuntimeError):
@@ -56,7 +62,7 @@ class LambdaInvoker:
 class InProcessInvoker:
     """Local: the same library calls the Lambda handlers make, with the same event shapes."""
 
-    def __init__(self, tools: ToolExecutor, policy: PolicyService) -> None:
+    def __init__(self, tools: Tools, policy: Policy) -> None:
         self._tools, self._policy = tools, policy
 
     async def tool(self, call: ToolCall) -> ToolReply:

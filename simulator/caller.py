@@ -405,6 +405,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5060)
     parser.add_argument("--tcp", action="store_true", help="SIP over TCP (default UDP)")
+    parser.add_argument(
+        "--number", default=CallerOptions().callee, help="the number to dial (the INVITE's Request-URI and To user)"
+    )
     parser.add_argument("--engine", choices=["auto", "espeak-ng", "flite", "synthetic"], default="auto")
     parser.add_argument("--voice-connector-id", help="X-VoiceConnector-ID, when the bridge checks it")
     parser.add_argument("--hangup-timeout-s", type=float, default=60.0)
@@ -416,6 +419,7 @@ async def _call(args: argparse.Namespace) -> CallerResult:
     scenario = load_scenario(args.scenario, check_agent=False)
     options = CallerOptions(
         transport="tcp" if args.tcp else "udp",
+        callee=args.number,
         engine=args.engine,
         voice_connector_id=args.voice_connector_id,
         hangup_timeout_s=args.hangup_timeout_s,
@@ -439,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
             f"turns={result.turns_spoken}/{result.turns_total} agent_audio_ms={result.agent_audio_ms} "
             f"latency={result.latency.model_dump()}"
         )
+    if not result.answered:
+        print(f"not answered: SIP {result.failure_status}", file=sys.stderr)
     return 0 if result.answered else 1
 
 

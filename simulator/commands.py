@@ -10,10 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from simulator.runner import SimulationResult, run_scenario
-from simulator.scenario import ScenarioError
+from simulator.local_world import LocalAgents
+from simulator.runner import AgentCall, SimulationResult, run_scenario, run_side_by_side
+from simulator.scenario import ScenarioError, load_scenario
+from voice_agent.agent_registry import NumberPlan, RegistryError
 from voice_agent.archive_store import archive_key
 from voice_agent.record_store import Turn
+from voice_agent.spec import SpecError, load_spec
 
 DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "riverside_demo.yaml"
 
@@ -126,6 +129,42 @@ def demo(out_dir: str, then: Callable[[Path, str], None] | None = None) -> int:
     if then is not None:
         then(Path(out_dir), result.call_id)
     return 0 if result.expectations.passed else 1
+
+
+# The two-agent demo: each agent's demo caller, dialling the number the plan gives that agent.
+SIDE_BY_SIDE = (DEMO_SCENARIO, DEMO_SCENARIO.parent / "two_agents" / "plumbing_demo.yaml")
+
+
+def demo_side_by_side(agents_dir: str, numbers: str, out_dir: str, then: Callable[[Path, str], None] | None) -> int:
+    """Two agents at once through one bridge: the clinic's demo call and the plumbing dispatcher's,
+    each to its own number from the plan. `then(out_dir, call_id)` runs once per call."""
+    _quiet_logs()
+    try:
+        agents = LocalAgents.from_files(agents_dir, numbers)
+        calls = [AgentCall(scenario=path, number=_number_for(agents.plan, path)) for path in SIDE_BY_SIDE]
+    except (RegistryError, ScenarioError, SpecError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("Two agents, one bridge: two callers dial two numbers at the same time.", flush=True)
+    for call in calls:
+        print(f"  {call.number} <- {_shown(call.scenario)}", flush=True)
+    print("(about a minute: both calls happen in real time)\n", flush=True)
+    results = asyncio.run(run_side_by_side(agents, calls))
+    for result in results:
+        print(f"\n=== {result.record.agent} @ {result.record.spec_version} ({result.scenario}) ===")
+        print_summary(result, sys.stdout)
+        _print_files(write_call_files(result, Path(out_dir)))
+        if then is not None:
+            then(Path(out_dir), result.call_id)
+    return 0 if all(r.expectations.passed for r in results) else 1
+
+
+def _number_for(plan: NumberPlan, scenario: Path) -> str:
+    agent = load_spec(load_scenario(scenario).agent).name
+    numbers = sorted(n for n, a in plan.numbers.items() if a == agent)
+    if not numbers:
+        raise ScenarioError(f"the number plan gives agent {agent!r} no number; the demo calls it")
+    return numbers[0]
 
 
 def _print_files(written: list[Path]) -> None:

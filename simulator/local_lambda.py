@@ -7,8 +7,10 @@ policy work leaves the bridge process as it does in AWS, and a load bench measur
 alone. CallEnded reaches the post-call handler as in AWS, through the bus: a rule on the bus
 forwards it to a queue this process polls (EventBridge -> Lambda, with retries).
 
-    python -m simulator.local_lambda --aws-endpoint URL [--spec agents/riverside_clinic.yaml]
-        [--port 0] [--openai-base-url URL]
+    python -m simulator.local_lambda --aws-endpoint URL [--port 0] [--openai-base-url URL]
+
+The functions read each call's agent spec from the registry on that stack (the version on the
+call's record), as in AWS: whoever starts the bridge installs the specs there.
 
 Prints `READY <url>` on stdout once it serves (the handler logs go to stderr).
 """
@@ -64,12 +66,9 @@ class LambdaContext:
         return self.timeout_ms
 
 
-def handler_environment(
-    aws_endpoint: str, spec_path: str, openai_base_url: str | None, post_call_model: str
-) -> dict[str, str]:
+def handler_environment(aws_endpoint: str, openai_base_url: str | None, post_call_model: str) -> dict[str, str]:
     """The configuration the stack gives each function, pointed at the local endpoints."""
     env = local_environment(aws_endpoint) | {
-        "AGENT_SPEC_PATH": spec_path,
         "POST_CALL_MODEL": post_call_model,
         "POWERTOOLS_SERVICE_NAME": "voice-agent",
         "POWERTOOLS_METRICS_NAMESPACE": "VoiceAgent",
@@ -211,7 +210,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--aws-endpoint", required=True, help="the running moto server (DynamoDB, S3, EventBridge, SQS)"
     )
-    parser.add_argument("--spec", default="agents/riverside_clinic.yaml", help="the agent spec the functions load")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: any free port (printed as READY <url>)")
     parser.add_argument("--openai-base-url", help="the model endpoint of the post-call pass (a loopback stand-in)")
@@ -222,11 +220,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    if not os.path.exists(args.spec):
-        print(f"error: no agent spec at {args.spec}", file=sys.stderr)
-        return 2
     attach_local_stack(args.aws_endpoint)  # the table, bucket and bus, whoever comes up first
-    os.environ.update(handler_environment(args.aws_endpoint, args.spec, args.openai_base_url, args.post_call_model))
+    os.environ.update(handler_environment(args.aws_endpoint, args.openai_base_url, args.post_call_model))
     ready = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # the handlers log JSON to stdout, as in Lambda: here, to stderr; stdout is the READY line
     functions = Functions(

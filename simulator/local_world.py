@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 import openai
 
+from realtime_bridge.agent_routes import ROUTE_TTL_S, AgentRoutes
 from realtime_bridge.bridge_app import HEARTBEAT_S, BridgeDeps, CallRouter
 from realtime_bridge.call import CallSettings
 from realtime_bridge.call_finalizer import CallEndedSink
@@ -31,15 +33,14 @@ from simulator.local_lambda import POLICY_FUNCTION, TOOLS_FUNCTION
 from simulator.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, attach_local_stack, start_local_stack
 from simulator.loopback_tls import LoopbackTls
 from simulator.scenario import Scenario
+from voice_agent.agent_registry import DEFAULT_ROUTE, AgentRegistry, NumberPlan, load_number_plan, read_agents_dir
+from voice_agent.agent_runtimes import AgentRuntimes, PerAgent, RoutedPolicy, RoutedTools
 from voice_agent.archive_store import ArchiveStore
-from voice_agent.call_runtime import CallRuntime
 from voice_agent.decisions import CallbackSink, DecisionLog, DecisionSink, StreamSink
 from voice_agent.event_bus import BusPublisher
-from voice_agent.policy_service import PolicyService
 from voice_agent.post_call import Reconciler
 from voice_agent.record_store import RecordStore, Turn
-from voice_agent.spec import AgentSpec, load_spec
-from voice_agent.tool_executor import ToolExecutor
+from voice_agent.spec import parse_spec_text, read_spec_text
 
 log = logging.getLogger(__name__)
 LOCAL_KEY = "sk-local-simulator"  # the stand-in wants a bearer token; never a real key
@@ -47,21 +48,44 @@ POST_CALL_MODEL = "gpt-4.1-mini"
 
 
 class LocalPostCall:
-    """CallEnded, locally: the event goes on the (moto) bus and the post-call pass runs in-process."""
+    """CallEnded, locally: the event goes on the (moto) bus and the post-call pass runs in-process,
+    with the spec version on the call's record."""
 
-    def __init__(self, bus: BusPublisher, reconciler: Reconciler) -> None:
-        self._bus, self._reconciler = bus, reconciler
+    def __init__(self, bus: BusPublisher, reconcilers: PerAgent[Reconciler]) -> None:
+        self._bus, self._reconcilers = bus, reconcilers
 
     def publish(self, detail_type: str, detail: dict[str, object]) -> None:
         self._bus.publish(detail_type, detail)
         if detail_type == "CallEnded":
-            outcome = self._reconciler.reconcile(str(detail["call_id"]))
-            log.info("post-call pass for %s: %s", detail["call_id"], outcome.status)
+            call_id = str(detail["call_id"])
+            outcome = self._reconcilers.for_call(call_id).reconcile(call_id)
+            log.info("post-call pass for %s: %s", call_id, outcome.status)
+
+
+@dataclass(frozen=True)
+class LocalAgents:
+    """The specs a local stack installs, and its number plan."""
+
+    texts: dict[str, str]  # source -> exact spec text
+    plan: NumberPlan
+
+    @classmethod
+    def single(cls, spec_path: str | Path) -> LocalAgents:
+        """One spec answering every number: the plan's explicit default route, as a one-agent
+        deployment configures it (`simulate`, `demo`, a scenario)."""
+        text = read_spec_text(spec_path)
+        spec = parse_spec_text(text, str(spec_path))
+        return cls({str(spec_path): text}, NumberPlan(default=spec.name))
+
+    @classmethod
+    def from_files(cls, agents_dir: str | Path, numbers: str | Path) -> LocalAgents:
+        """`serve --local --agents DIR --numbers numbers.yaml`: every spec in DIR, and the plan."""
+        return cls(read_agents_dir(agents_dir), load_number_plan(numbers))
 
 
 @dataclass
 class LocalWorld:
-    spec: AgentSpec
+    registry: AgentRegistry
     stack: LocalStack
     simulator: Any  # simulator.server.SimulatorHandle
     router: CallRouter
@@ -104,14 +128,14 @@ def model_target(base_url: str | None, env: Mapping[str, str] = os.environ) -> M
 
 @dataclass
 class LocalParts:
-    spec: AgentSpec
+    registry: AgentRegistry
     stack: LocalStack
     simulator: Any
     deps: BridgeDeps
 
 
 async def start_local_parts(
-    spec_path: str | Path,
+    agents: LocalAgents | str | Path,
     scenario: Scenario | None = None,
     *,
     seed: int | None = None,
@@ -123,13 +147,21 @@ async def start_local_parts(
     target: ModelTarget | None = None,
     lambda_endpoint: str | None = None,
     heartbeat_s: float = 5.0,
+    by_model: Mapping[str, Scenario] | None = None,
+    route_ttl_s: float = ROUTE_TTL_S,
+    registry_scope: str | None = None,
 ) -> LocalParts:
     """moto + the OpenAI stand-in, and the bridge's dependencies wired to them. With
     `aws_endpoint`, an already running moto server (another process) holds the state; with
     `target`, the model (realtime and post-call) is that endpoint and no stand-in starts; with
     `lambda_endpoint` (simulator/local_lambda.py on that moto), tools, policy and the post-call
-    pass run there, invoked as in AWS, and the bridge only publishes CallEnded."""
-    spec = load_spec(spec_path)
+    pass run there, invoked as in AWS, and the bridge only publishes CallEnded. `agents`: the
+    specs and number plan to install, or one spec's path (then it answers every number);
+    `by_model`: the stand-in's scenario per realtime model (one per agent). `registry_scope`: the
+    namespace of this world's number plan; None: one of its own, as moto's state is shared by every
+    world in a process (serve --local uses "", where `voice-agent agents push` finds it)."""
+    if not isinstance(agents, LocalAgents):
+        agents = LocalAgents.single(agents)
     stack = (
         await asyncio.to_thread(attach_local_stack, aws_endpoint)
         if aws_endpoint
@@ -139,18 +171,21 @@ async def start_local_parts(
     if target is not None:
         base_url, api_key = target.base_url, target.api_key
     else:
-        sim = await simulator_server.start(scenario=scenario, seed=seed, port=0, speed=speed)
+        sim = await simulator_server.start(
+            scenario=scenario, seed=seed, port=0, speed=speed, by_model=dict(by_model or {})
+        )
         base_url, api_key = sim.http_url, LOCAL_KEY
     store = RecordStore(stack.table)
-    archive = ArchiveStore(stack.client("s3"), LOCAL_BUCKET)
-    runtime = CallRuntime(spec=spec, store=store, log=DecisionLog(CallbackSink(store.append_decision), *decision_sinks))
+    s3 = stack.client("s3")
+    archive = ArchiveStore(s3, LOCAL_BUCKET)
+    scope = f"world-{uuid.uuid4().hex[:12]}" if registry_scope is None else registry_scope
+    registry = AgentRegistry(stack.table, s3, LOCAL_BUCKET, scope=scope)
+    await asyncio.to_thread(registry.install, agents.texts, agents.plan, keep_existing=False)
+    runtimes = AgentRuntimes(registry, store, DecisionLog(CallbackSink(store.append_decision), *decision_sinks))
     bus = BusPublisher(stack.client("events"), LOCAL_BUS)
-    reconciler = Reconciler(
-        runtime=runtime,
-        archive=archive,
-        bus=bus,
-        llm=openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0),
-        model=POST_CALL_MODEL,
+    llm = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0)
+    reconcilers = PerAgent(
+        runtimes, lambda rt: Reconciler(runtime=rt, archive=archive, bus=bus, llm=llm, model=POST_CALL_MODEL)
     )
 
     # One SDK client for every call, as in production: a client per call builds its own TLS
@@ -160,28 +195,28 @@ async def start_local_parts(
     def realtime() -> OpenAIRealtimeClient:
         return OpenAIRealtimeClient(model_client)
 
-    invoker: ToolInvoker = InProcessInvoker(ToolExecutor(runtime), PolicyService(runtime))
-    sink: CallEndedSink = LocalPostCall(bus, reconciler)
+    invoker: ToolInvoker = InProcessInvoker(RoutedTools(runtimes), RoutedPolicy(runtimes))
+    sink: CallEndedSink = LocalPostCall(bus, reconcilers)
     if lambda_endpoint:  # production's wiring: only the endpoints differ
         client = stack.session.client("lambda", endpoint_url=lambda_endpoint)
         invoker, sink = LambdaInvoker(client, TOOLS_FUNCTION, POLICY_FUNCTION), bus
     deps = BridgeDeps(
-        spec=spec,
+        routes=AgentRoutes(registry, ttl_s=route_ttl_s),
         store=store,
         archive=archive,
         sink=sink,
         invoker=invoker,
         realtime=realtime,
-        call_settings=CallSettings(model=model or spec.model),
+        call_settings=CallSettings(model=model),
         heartbeat_s=heartbeat_s,
         decision_sinks=decision_sinks,
         turn_listener=turn_listener,
     )
-    return LocalParts(spec=spec, stack=stack, simulator=sim, deps=deps)
+    return LocalParts(registry=registry, stack=stack, simulator=sim, deps=deps)
 
 
 async def start_local_world(
-    spec_path: str | Path,
+    agents: LocalAgents | str | Path,
     scenario: Scenario | None = None,
     *,
     sip_port: int = 0,
@@ -190,7 +225,7 @@ async def start_local_world(
     **options: Any,
 ) -> LocalWorld:
     """With ``tls`` the bridge takes only SIP over TLS (on ``sip.tls_port``) with SRTP."""
-    parts = await start_local_parts(spec_path, scenario, **options)
+    parts = await start_local_parts(agents, scenario, **options)
     router = CallRouter(parts.deps)
     sip_settings = {"transports": transports} if tls is None else tls.bridge_settings()
     config = SipConfig.model_validate({"bind_host": "127.0.0.1", "sip_port": sip_port, **sip_settings})
@@ -198,12 +233,33 @@ async def start_local_world(
     router.sip = sip
     await sip.start()
     return LocalWorld(
-        spec=parts.spec, stack=parts.stack, simulator=parts.simulator, router=router, sip=sip, store=parts.deps.store
+        registry=parts.registry,
+        stack=parts.stack,
+        simulator=parts.simulator,
+        router=router,
+        sip=sip,
+        store=parts.deps.store,
     )
 
 
+def _plan_line(registry: AgentRegistry) -> str:
+    current = {v.agent: v for v in registry.agents()}
+    routes = registry.routes()
+    return "; ".join(
+        f"{number} -> {agent} @ {current[agent].version if agent in current else '?'}"
+        for number, agent in sorted(routes.items())
+    )
+
+
+def _dial_hint(registry: AgentRegistry) -> str:
+    """With a number plan and no default route, the caller must dial one of its numbers."""
+    routes = registry.routes()
+    numbers = sorted(n for n in routes if n != DEFAULT_ROUTE)
+    return "" if DEFAULT_ROUTE in routes or not numbers else f" --number {numbers[0]}"
+
+
 async def serve_local(
-    spec_path: str | Path,
+    agents: LocalAgents | str | Path,
     sip_port: int,
     health_port: int,
     *,
@@ -223,7 +279,7 @@ async def serve_local(
     script = load_scenario(scenario) if scenario else None
     target = None if script else model_target(openai_base_url)  # a scenario drives the stand-in
     parts = await start_local_parts(
-        script.agent if script else spec_path,
+        script.agent if script else agents,
         script,
         aws_endpoint=aws_endpoint,
         # The operator sees every decision as a JSON line (or in the CLI's readable view instead).
@@ -231,6 +287,7 @@ async def serve_local(
         target=target,
         lambda_endpoint=lambda_endpoint,
         heartbeat_s=HEARTBEAT_S,  # the serving loop as production runs it
+        registry_scope="",  # the deployment's plan: `voice-agent agents push --endpoint-url` changes it
     )
     limits = {"max_calls": max_calls} if max_calls else {}
     config = SipConfig(bind_host="127.0.0.1", sip_port=sip_port, transports=("udp", "tcp"), **limits)
@@ -243,8 +300,10 @@ async def serve_local(
         f"Local stack up: SIP on 127.0.0.1:{sip_port} (UDP and TCP), health on 127.0.0.1:{health_port}/health\n"
         f"  AWS (moto):    {parts.stack.endpoint_url}\n"
         f"  Lambda:        {lambda_endpoint or 'in-process (the same handlers code, on worker threads)'}\n"
+        f"  Agents:        {_plan_line(parts.registry)}\n"
         f"{model_line} (max {config.max_calls} calls)\n"
-        f"Call it with: python -m simulator.caller --scenario scenarios/riverside_happy_path.yaml --port {sip_port}\n"
+        f"Call it with: python -m simulator.caller --scenario scenarios/riverside_happy_path.yaml --port {sip_port}"
+        f"{_dial_hint(parts.registry)}\n"
         "Ctrl-C drains and stops.",
         flush=True,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,14 +17,14 @@ from pydantic import BaseModel
 
 from simulator.caller import SimulatedCaller
 from simulator.caller_result import CallerOptions, CallerResult, LatencySummary
-from simulator.local_world import start_local_world
+from simulator.local_world import LocalAgents, start_local_world
 from simulator.loopback_tls import make_loopback_tls
-from simulator.scenario import Scenario, check_against_agent, load_scenario
+from simulator.scenario import Scenario, ScenarioError, check_against_agent, load_scenario
 from voice_agent.decisions import CallbackSink, DecisionLine
 from voice_agent.field_values import Valid, validate_value
 from voice_agent.record_store import Turn
 from voice_agent.record_view import CallRecord, build_record
-from voice_agent.spec import AgentSpec
+from voice_agent.spec import AgentSpec, load_spec
 
 CALL_FLUSH_TIMEOUT_S = 60.0
 
@@ -124,10 +124,55 @@ async def run_scenario(
             tls.close()
 
 
+class AgentCall(BaseModel):
+    """One call of a side-by-side run: who calls (a scenario) and which number they dial."""
+
+    scenario: Path
+    number: str
+
+
+async def run_side_by_side(
+    agents: LocalAgents, calls: Sequence[AgentCall], *, on_turn: Callable[[Turn], None] | None = None
+) -> list[SimulationResult]:
+    """Several calls at once through ONE bridge, each to its own number and so its own agent (the
+    number plan routes them). The stand-in plays each caller's script by the realtime model its
+    agent names, so each call must reach a different agent, each on a model of its own."""
+    scripts = [load_scenario(c.scenario) for c in calls]
+    by_model: dict[str, Scenario] = {}
+    by_agent: dict[str, tuple[Scenario, str]] = {}
+    for call, script in zip(calls, scripts, strict=True):
+        spec = load_spec(script.agent)
+        if spec.model in by_model or spec.name in by_agent:
+            raise ScenarioError(f"{call.scenario}: each call needs an agent, and a realtime model, of its own")
+        by_model[spec.model], by_agent[spec.name] = script, (script, str(call.scenario))
+    world = await start_local_world(agents, None, by_model=by_model, turn_listener=on_turn)
+    try:
+        callers = await asyncio.gather(
+            *(
+                SimulatedCaller(s, "127.0.0.1", world.sip_port, options=CallerOptions(callee=c.number)).run()
+                for c, s in zip(calls, scripts, strict=True)
+            )
+        )
+        results = []
+        for caller in callers:
+            if not caller.answered:
+                raise ScenarioError(f"a call was not answered (SIP {caller.failure_status}): check the number plan")
+            call_id = await asyncio.wait_for(world.router.finished.get(), CALL_FLUSH_TIMEOUT_S)
+            meta = await asyncio.to_thread(world.store.get_call, call_id)
+            assert meta is not None
+            script, name = by_agent[meta.agent]
+            mine = callers[scripts.index(script)]
+            results.append(await asyncio.to_thread(_collect, world, script, name, call_id, mine))
+        return results
+    finally:
+        await world.close()
+
+
 def _collect(world: Any, scenario: Scenario, name: str, call_id: str, caller: CallerResult) -> SimulationResult:
-    store, spec = world.store, world.spec
+    store = world.store
     meta = store.get_call(call_id)
-    assert meta is not None, f"call {call_id} has no record"
+    assert meta is not None and meta.spec_version is not None, f"call {call_id} has no record"
+    spec = world.registry.spec(meta.agent, meta.spec_version)  # the version the call ran with
     record = build_record(spec, meta, store.get_fields(call_id), store.get_candidates(call_id))
     transcript = store.turns(call_id)
     ended_by = meta.ended_by if meta.ended_by in ("agent", "caller", "system") else None

@@ -47,6 +47,9 @@ class SessionLog:
 @dataclass
 class SimulatorConfig:
     scenario: Scenario | None = None
+    # Several agents behind one bridge: a session opened for one of these realtime models plays
+    # that model's scenario (each agent names its model in its spec); others play `scenario`.
+    by_model: dict[str, Scenario] = field(default_factory=dict)
     seed: int = 0
     speed: float = 4.0  # audio generated this many times faster than real time
     session_limit_s: float = 3600.0
@@ -141,7 +144,7 @@ async def start(
 
 def _new_session(handle: SimulatorHandle, model_name: str, index: int) -> RealtimeSession:
     config = handle.config
-    scenario = config.scenario
+    scenario = config.by_model.get(model_name, config.scenario)
     first_audio = config.first_audio_ms
     if first_audio is None:
         first_audio = scenario.model.first_audio_ms if scenario else 200

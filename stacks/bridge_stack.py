@@ -25,7 +25,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.config import HEALTH_PORT, REPO_ROOT, RTP_PORT_MAX, RTP_PORT_MIN, DeployConfig
-from stacks.functions_stack import TABLE_ACTIONS, s3_object_arns, suppress_archive_prefixes
+from stacks.functions_stack import AGENTS_PREFIX, TABLE_ACTIONS, s3_object_arns, suppress_archive_prefixes
 from stacks.nag import suppress
 from stacks.telephony_stack import ChimeOrigination, suppress_custom_resource_provider
 
@@ -137,8 +137,13 @@ class BridgeStack(Stack):
         task_role.add_to_policy(iam.PolicyStatement(actions=TABLE_ACTIONS, resources=[calls_table.table_arn]))
         task_role.add_to_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=s3_object_arns(archive_bucket, "transcripts", "decisions")
+                actions=["s3:PutObject"],
+                resources=s3_object_arns(archive_bucket, "transcripts", "decisions", AGENTS_PREFIX),
             )
+        )
+        # The spec versions its calls run with (agents/<agent>/<version>.yaml).
+        task_role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=s3_object_arns(archive_bucket, AGENTS_PREFIX))
         )
         task_role.add_to_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[event_bus_arn]))
         # Public IP discovery: metadata v4 -> DescribeTasks (its own cluster only) -> the ENI.
@@ -170,7 +175,7 @@ class BridgeStack(Stack):
             file="realtime_bridge/Dockerfile",
             platform=ecr_assets.Platform.LINUX_ARM64,
         )
-        max_call_seconds = config.spec.limits.max_call_seconds
+        max_call_seconds = config.max_call_seconds
         task_def.add_container(
             CONTAINER_NAME,
             image=image,
@@ -179,8 +184,12 @@ class BridgeStack(Stack):
             stop_timeout=STOP_TIMEOUT,
             environment={
                 "VOICE_AGENT_MODE": "production",
-                "AGENT_SPEC_PATH": f"/app/{config.spec_relpath}",
-                "REALTIME_MODEL": config.realtime_model,
+                # The image's specs and the number plan, installed in the registry at boot where it
+                # holds none yet; after that, `voice-agent agents push` changes them.
+                "AGENT_SPEC_PATH": ",".join(f"/app/{rel}" for rel in config.agent_relpaths),
+                "NUMBER_PLAN": config.number_plan.model_dump_json(exclude_defaults=True),
+                "PRICES": config.prices.model_dump_json(),
+                **({"REALTIME_MODEL": config.realtime_model} if config.realtime_model else {}),
                 "CALLS_TABLE": calls_table.table_name,
                 "ARCHIVE_BUCKET": archive_bucket.bucket_name,
                 "EVENT_BUS_NAME": event_bus_name,

@@ -10,12 +10,14 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import phonenumbers
 
+from voice_agent.agent_registry import NumberPlan, RegistryError, load_number_plan
+from voice_agent.cost import Prices, PricesError, prices_from_json
 from voice_agent.spec import AgentSpec, SpecError, load_spec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -58,13 +60,13 @@ class ConfigError(ValueError):
 class DeployConfig:
     stack_prefix: str
     region: str
-    spec_path: Path  # absolute, inside the repository
+    spec_path: Path  # absolute, inside the repository: the primary agent (names, tags)
     spec: AgentSpec
     signaling_cidrs: tuple[str, ...]
     media_cidrs: tuple[str, ...]
     phone_number: str | None  # E.164
     desired_count: int
-    realtime_model: str
+    realtime_model: str | None  # None: each agent's spec names its own model
     post_call_model: str
     object_lock_retention_days: int
     reserve_concurrency: bool
@@ -74,6 +76,25 @@ class DeployConfig:
     encryption: str = "required"  # required: TLS 5061 + SRTP on the Voice Connector and bridge; off: TCP 5060 + RTP
     sip_domain: str | None = None  # origination host and Contact: the name the TLS certificate is for
     sip_tls_secret_arn: str | None = None  # an existing secret with the certificate; None: the stack makes one
+    # Every agent the deployment serves (name -> spec path inside the repo), and who answers which
+    # number. Without -c number_plan: the one agent_spec, on phone_number (or on every number).
+    agent_specs: tuple[tuple[str, Path], ...] = ()
+    number_plan: NumberPlan = field(default_factory=NumberPlan)
+    prices: Prices = field(default_factory=Prices)
+
+    @property
+    def phone_numbers(self) -> tuple[str, ...]:
+        """Every number to attach to the Voice Connector: the plan's, sorted."""
+        return tuple(sorted(self.number_plan.numbers))
+
+    @property
+    def agent_relpaths(self) -> tuple[str, ...]:
+        return tuple(p.relative_to(REPO_ROOT).as_posix() for _, p in self.agent_specs)
+
+    @property
+    def max_call_seconds(self) -> int:
+        """The longest call any agent allows (a deploy drains for that long)."""
+        return max((load_spec(p).limits.max_call_seconds for _, p in self.agent_specs), default=900)
 
     @property
     def encrypted(self) -> bool:
@@ -196,7 +217,7 @@ def _matching(ctx: Mapping[str, Any], key: str, pattern: re.Pattern[str], what: 
 
 def _model(ctx: Mapping[str, Any], key: str, default: str) -> str:
     value = _text(ctx, key, default) or default
-    if not _MODEL_NAME.match(value):
+    if value and not _MODEL_NAME.match(value):
         raise ConfigError(f"context {key}: {value!r} is not a model name")
     return value
 
@@ -213,6 +234,53 @@ def _spec(ctx: Mapping[str, Any]) -> tuple[Path, AgentSpec]:
         raise ConfigError(f"agent spec {err}") from None
 
 
+def _inside(rel: str, key: str) -> Path:
+    path = (REPO_ROOT / rel).resolve()
+    if not path.is_relative_to(REPO_ROOT):  # shipped in the bridge image, built from the repo
+        raise ConfigError(f"context {key}: {rel} must be inside the project folder")
+    return path
+
+
+def _agents(
+    ctx: Mapping[str, Any], spec_path: Path, spec: AgentSpec, phone: str | None
+) -> tuple[tuple[tuple[str, Path], ...], NumberPlan, Path, AgentSpec]:
+    """The specs and the plan; with no number_plan, the one agent_spec on phone_number, or on
+    every number when there is none (the plan's explicit default route)."""
+    rel = _text(ctx, "number_plan")
+    if rel is None:
+        plan = NumberPlan(numbers={phone: spec.name}) if phone else NumberPlan(default=spec.name)
+        return ((spec.name, spec_path),), plan, spec_path, spec
+    if phone:
+        raise ConfigError("context phone_number: with number_plan, list every number in the plan instead")
+    try:
+        plan = load_number_plan(_inside(rel, "number_plan"))
+    except RegistryError as err:
+        raise ConfigError(f"context number_plan: {err}") from None
+    folder = _inside(_text(ctx, "agents_dir", "agents") or "agents", "agents_dir")
+    found: dict[str, Path] = {}
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        try:
+            found.setdefault(load_spec(path).name, path)
+        except SpecError as err:
+            raise ConfigError(f"agent spec {err}") from None
+    missing = sorted(plan.agents - set(found))
+    if missing:
+        raise ConfigError(f"context number_plan: no spec in {folder.name}/ for agent {', '.join(missing)}")
+    for number in plan.numbers:
+        _phone({"phone_number": number})
+    primary = plan.default or plan.numbers[min(plan.numbers)]
+    agents = tuple((name, found[name]) for name in sorted(plan.agents))
+    return agents, plan, found[primary], load_spec(found[primary])
+
+
+def _prices(ctx: Mapping[str, Any]) -> Prices:
+    raw = ctx.get("prices")
+    try:
+        return prices_from_json(raw if isinstance(raw, str) or raw is None else json.dumps(raw))
+    except PricesError as err:
+        raise ConfigError(f"context prices: {err}") from None
+
+
 def load_config(ctx: Mapping[str, Any] | Callable[[str], Any]) -> DeployConfig:
     """Read and check every setting; `ctx` is a mapping or `node.try_get_context`."""
     get = ctx if isinstance(ctx, Mapping) else {k: ctx(k) for k in CONTEXT_KEYS if ctx(k) is not None}
@@ -223,17 +291,21 @@ def load_config(ctx: Mapping[str, Any] | Callable[[str], Any]) -> DeployConfig:
     if not re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", region):
         raise ConfigError(f"context region: {region!r} is not an AWS region name")
     defaults = CHIME_CIDRS.get(region, {})
-    spec_path, spec = _spec(get)
+    phone = _phone(get)
+    agents, plan, spec_path, spec = _agents(get, *_spec(get), phone)
     return DeployConfig(
         stack_prefix=prefix,
         region=region,
         spec_path=spec_path,
         spec=spec,
+        agent_specs=agents,
+        number_plan=plan,
+        prices=_prices(get),
         signaling_cidrs=_cidrs(get, "chime_signaling_cidrs", defaults.get("signaling"), region),
         media_cidrs=_cidrs(get, "chime_media_cidrs", defaults.get("media"), region),
-        phone_number=_phone(get),
+        phone_number=phone,
         desired_count=_int(get, "desired_count", 2, 1, 100),
-        realtime_model=_model(get, "realtime_model", spec.model),
+        realtime_model=_model(get, "realtime_model", "") or None,
         post_call_model=_model(get, "post_call_model", "gpt-4.1-mini"),
         object_lock_retention_days=_int(get, "object_lock_retention_days", 365, 1, 3650),
         reserve_concurrency=_bool(get, "reserve_concurrency", True),
@@ -260,4 +332,7 @@ CONTEXT_KEYS = (
     "encryption",
     "sip_domain",
     "sip_tls_secret_arn",
+    "number_plan",
+    "agents_dir",
+    "prices",
 )

@@ -18,6 +18,7 @@ from stacks.nag import suppress
 
 CALLS_TTL_ATTRIBUTE = "expires_at"
 LIVE_CALLS_INDEX = "live-calls"
+AGENT_CALLS_INDEX = "agent-calls"  # voice_agent.record_store.AGENT_INDEX
 ARCHIVE_PREFIXES = ("transcripts", "records", "decisions")
 
 
@@ -69,6 +70,13 @@ class DataStack(Stack):
             index_name=LIVE_CALLS_INDEX,
             partition_key=dynamodb.Attribute(name="live", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="heartbeat_ms", type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        # One agent's calls, by construction: partitioned by agent, only META items carry both keys.
+        self.calls_table.add_global_secondary_index(
+            index_name=AGENT_CALLS_INDEX,
+            partition_key=dynamodb.Attribute(name="agent", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="started_ms", type=dynamodb.AttributeType.NUMBER),
             projection_type=dynamodb.ProjectionType.ALL,
         )
 

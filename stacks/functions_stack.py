@@ -30,6 +30,7 @@ LIVE_PATH = ("tools", "policy")
 LIVE_ALIAS = "live"
 # What every table user needs; the code uses conditional writes, never Scan or deletes.
 TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+AGENTS_PREFIX = "agents"  # agent_registry.agent_archive_key: every spec version's text
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,15 @@ def s3_object_arns(bucket: s3.IBucket, *prefixes: str) -> list[str]:
 
 
 def suppress_archive_prefixes(role: iam.IRole) -> None:
-    """Object keys are per call (`<kind>/date=.../<call_id>`), so object grants end in a prefix
-    wildcard; the prefixes themselves are exact."""
+    """Object keys are per call (`<kind>/date=.../<call_id>`) or per spec version
+    (`agents/<agent>/<version>.yaml`), so object grants end in a prefix wildcard; the prefixes
+    themselves are exact."""
     suppress(
         role,
         "IAM5",
-        "S3 object access is limited to the archive prefixes this role needs "
-        "(transcripts/, records/, decisions/); object keys are per call, so the key ends in *.",
-        applies_to=[r"/^Resource::<Archive[0-9A-F]{8}\.Arn>\/(transcripts|records|decisions)\/\*$/"],
+        "S3 object access is limited to the archive prefixes this role needs (transcripts/, records/, "
+        "decisions/, agents/); object keys are per call or per spec version, so the key ends in *.",
+        applies_to=[r"/^Resource::<Archive[0-9A-F]{8}\.Arn>\/(transcripts|records|decisions|agents)\/\*$/"],
         children=True,
     )
 
@@ -104,12 +106,12 @@ class FunctionsStack(Stack):
         # referencing it keeps the dependency one-way.
         self.event_bus_arn = self.format_arn(service="events", resource="event-bus", resource_name=event_bus_name)
         code = lambda_code(config.spec_relpath)
-        spec_path = f"/var/task/{config.spec_relpath}"
         table_arns = [calls_table.table_arn, f"{calls_table.table_arn}/index/{LIVE_CALLS_INDEX}"]
 
         base_env = {
             "CALLS_TABLE": calls_table.table_name,
-            "AGENT_SPEC_PATH": spec_path,
+            # Each call's agent spec is the version on its record, read from agents/ in the archive.
+            "ARCHIVE_BUCKET": archive_bucket.bucket_name,
             "POWERTOOLS_METRICS_NAMESPACE": "VoiceAgent",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
@@ -120,11 +122,14 @@ class FunctionsStack(Stack):
         self.roles: dict[str, iam.Role] = {}
         for key, h in HANDLERS.items():
             env = {**base_env, "POWERTOOLS_SERVICE_NAME": f"voice-agent-{h.name}"}
-            statements = [iam.PolicyStatement(actions=TABLE_ACTIONS, resources=[calls_table.table_arn])]
+            statements = [
+                iam.PolicyStatement(actions=TABLE_ACTIONS, resources=[calls_table.table_arn]),
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=s3_object_arns(archive_bucket, AGENTS_PREFIX)),
+            ]
             if key == "post_call":
                 env |= {
-                    "ARCHIVE_BUCKET": archive_bucket.bucket_name,
                     "EVENT_BUS_NAME": event_bus_name,
+                    "PRICES": config.prices.model_dump_json(),
                     "IDEMPOTENCY_TABLE": idempotency_table.table_name,
                     "OPENAI_SECRET_ARN": openai_secret.secret_arn,
                     "POST_CALL_MODEL": config.post_call_model,
@@ -154,7 +159,7 @@ class FunctionsStack(Stack):
                     ),
                 ]
             elif key == "reaper":
-                env |= {"ARCHIVE_BUCKET": archive_bucket.bucket_name, "EVENT_BUS_NAME": event_bus_name}
+                env |= {"EVENT_BUS_NAME": event_bus_name}
                 statements = [
                     # The reaper reads the sparse live-calls index.
                     iam.PolicyStatement(actions=TABLE_ACTIONS, resources=table_arns),
@@ -228,8 +233,7 @@ class FunctionsStack(Stack):
             "Pinned to python3.12, the version the bundle's wheels are built for "
             "(pip --python-version 3.12); runtime and bundle move together.",
         )
-        if key in ("post_call", "reaper"):
-            suppress_archive_prefixes(role)
+        suppress_archive_prefixes(role)  # every function: agents/ (specs), and its call prefixes
         self.functions[key] = fn
         self.log_groups[key] = log_group
         self.roles[key] = role

@@ -79,6 +79,10 @@ class ObservabilityStack(Stack):
             cloudwatch.GraphWidget(title="Backfilled fields", left=[backfills], width=8),
         )
         dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Calls by agent", left=[self._by_agent("AgentCalls")], width=12),
+            cloudwatch.GraphWidget(title="Cost by agent (USD)", left=[self._by_agent("AgentCostUsd")], width=12),
+        )
+        dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Tool latency (ms)",
                 left=[
@@ -163,6 +167,18 @@ class ObservabilityStack(Stack):
 
         CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=dashboard.dashboard_name)
+
+    @staticmethod
+    def _by_agent(metric_name: str) -> cloudwatch.MathExpression:
+        """One line per agent: the post-call function publishes each reconciled call, and its
+        priced cost, with an `agent` dimension (functions/post_call/handler.py)."""
+        search = f'{{{NAMESPACE},agent,service}} MetricName="{metric_name}"'
+        return cloudwatch.MathExpression(
+            expression=f"SEARCH('{search}', 'Sum', {PERIOD.to_seconds()})",
+            using_metrics={},
+            label="",
+            period=PERIOD,
+        )
 
     def _count(self, name: str, pattern: logs.IFilterPattern, groups: list[logs.ILogGroup]) -> cloudwatch.Metric:
         for i, group in enumerate(groups):

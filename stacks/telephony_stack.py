@@ -127,15 +127,15 @@ class TelephonyStack(Stack):
         self.voice_connector.cfn_options.metadata = {"cfn-lint": {"config": {"ignore_checks": ["E3006"]}}}
         self.voice_connector_id = self.voice_connector.attr_voice_connector_id
 
-        if config.phone_number:
-            number = config.phone_number
+        if config.phone_numbers:
+            numbers = list(config.phone_numbers)  # every number of the plan, sorted
             vc_id = self.voice_connector_id
             associate = cr.AwsSdkCall(
                 service="ChimeSDKVoice",
                 action="associatePhoneNumbersWithVoiceConnector",
                 # Never steal a number from another Voice Connector: fail instead.
-                parameters={"VoiceConnectorId": vc_id, "E164PhoneNumbers": [number], "ForceAssociate": False},
-                physical_resource_id=cr.PhysicalResourceId.of(f"{number}@voice-connector"),
+                parameters={"VoiceConnectorId": vc_id, "E164PhoneNumbers": numbers, "ForceAssociate": False},
+                physical_resource_id=cr.PhysicalResourceId.of(f"{','.join(numbers)}@voice-connector"),
             )
             association = cr.AwsCustomResource(
                 self,
@@ -147,7 +147,7 @@ class TelephonyStack(Stack):
                 on_delete=cr.AwsSdkCall(
                     service="ChimeSDKVoice",
                     action="disassociatePhoneNumbersFromVoiceConnector",
-                    parameters={"VoiceConnectorId": vc_id, "E164PhoneNumbers": [number]},
+                    parameters={"VoiceConnectorId": vc_id, "E164PhoneNumbers": numbers},
                 ),
                 policy=_chime_policy(
                     "AssociatePhoneNumbersWithVoiceConnector", "DisassociatePhoneNumbersFromVoiceConnector"
@@ -156,30 +156,35 @@ class TelephonyStack(Stack):
                 install_latest_aws_sdk=False,
             )
             _suppress_chime_wildcard(association)
-            # The association API answers 200 even when it failed (errors come back in a list), so
-            # read the number back: if it is not attached, the output below has no value and the
-            # deploy stops here instead of leaving a number that rings nowhere.
-            read_back = cr.AwsSdkCall(
-                service="ChimeSDKVoice",
-                action="getPhoneNumber",
-                parameters={"PhoneNumberId": number},
-                physical_resource_id=cr.PhysicalResourceId.of(f"{number}@voice-connector-check"),
-                output_paths=[ASSOCIATED_VC],
-            )
-            check = cr.AwsCustomResource(
-                self,
-                "PhoneNumberCheck",
-                on_create=read_back,
-                on_update=read_back,
-                policy=_chime_policy("GetPhoneNumber"),
-                log_group=provider_log_group(self),
-                install_latest_aws_sdk=False,
-            )
-            check.node.add_dependency(association)
-            _suppress_chime_wildcard(check)
-            CfnOutput(self, "PhoneNumber", value=number, description="Call this number to reach the agent.")
-            CfnOutput(self, "PhoneNumberVoiceConnector", value=check.get_response_field(ASSOCIATED_VC))
+            for i, number in enumerate(numbers):
+                self._check_attached(number, "" if i == 0 else str(i + 1), association, config)
             suppress_custom_resource_provider(self)
 
         CfnOutput(self, "VoiceConnectorId", value=self.voice_connector_id)
         CfnOutput(self, "VoiceConnectorHost", value=self.voice_connector.attr_outbound_host_name)
+
+    def _check_attached(self, number: str, suffix: str, association: Construct, config: DeployConfig) -> None:
+        """The association API answers 200 even when it failed (errors come back in a list), so
+        read each number back: if it is not attached, its output has no value and the deploy stops
+        here instead of leaving a number that rings nowhere."""
+        read_back = cr.AwsSdkCall(
+            service="ChimeSDKVoice",
+            action="getPhoneNumber",
+            parameters={"PhoneNumberId": number},
+            physical_resource_id=cr.PhysicalResourceId.of(f"{number}@voice-connector-check"),
+            output_paths=[ASSOCIATED_VC],
+        )
+        check = cr.AwsCustomResource(
+            self,
+            f"PhoneNumberCheck{suffix}",
+            on_create=read_back,
+            on_update=read_back,
+            policy=_chime_policy("GetPhoneNumber"),
+            log_group=provider_log_group(self),
+            install_latest_aws_sdk=False,
+        )
+        check.node.add_dependency(association)
+        _suppress_chime_wildcard(check)
+        agent = config.number_plan.numbers.get(number, config.spec.name)
+        CfnOutput(self, f"PhoneNumber{suffix}", value=number, description=f"Call this number to reach {agent}.")
+        CfnOutput(self, f"PhoneNumberVoiceConnector{suffix}", value=check.get_response_field(ASSOCIATED_VC))

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from simulator.local_stack import LocalStack, start_local_stack
+from simulator.local_stack import LOCAL_BUCKET, LocalStack, start_local_stack
+from voice_agent.agent_registry import AgentRegistry
 from voice_agent.call_runtime import CallRuntime
 from voice_agent.decisions import DecisionLog, ListSink
 from voice_agent.record_store import RecordStore
-from voice_agent.spec import AgentSpec, load_spec
+from voice_agent.spec import AgentSpec, load_spec, spec_version
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SPEC = ROOT / "agents" / "riverside_clinic.yaml"
@@ -34,6 +35,17 @@ def local_stack() -> Iterator[LocalStack]:
 @pytest.fixture(scope="session")
 def store(local_stack: LocalStack) -> RecordStore:
     return RecordStore(local_stack.table)
+
+
+EXAMPLE_VERSION = spec_version(EXAMPLE_SPEC.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")  # module: post_call/ has a stack of its own (package scope)
+def registry(local_stack: LocalStack) -> AgentRegistry:
+    """The stack's agent registry, holding the example spec (the version EXAMPLE_VERSION)."""
+    reg = AgentRegistry(local_stack.table, local_stack.client("s3"), LOCAL_BUCKET)
+    assert reg.push(EXAMPLE_SPEC.read_text(encoding="utf-8"), source=str(EXAMPLE_SPEC)).version == EXAMPLE_VERSION
+    return reg
 
 
 class FakeClock:

@@ -17,8 +17,11 @@ from types import ModuleType
 import pytest
 
 from simulator.local_stack import LOCAL_TABLE, LocalStack, local_environment
+from voice_agent.agent_registry import AgentRegistry
 
-from .conftest import EXAMPLE_SPEC
+from .conftest import EXAMPLE_SPEC, EXAMPLE_VERSION
+
+EXAMPLE_SPEC_TEXT = EXAMPLE_SPEC.read_text(encoding="utf-8")
 
 
 @dataclass
@@ -49,7 +52,8 @@ class Handlers:
 
     def start(self) -> str:
         call_id = f"CA{uuid.uuid4().hex}"
-        assert self.policy_event(action="call_started", call_id=call_id)["ok"]
+        started = {"agent": "riverside-clinic", "spec_version": EXAMPLE_VERSION}
+        assert self.policy_event(action="call_started", call_id=call_id, **started)["ok"]
         return call_id
 
     def fields(self, call_id: str) -> dict[str, dict]:
@@ -61,11 +65,8 @@ class Handlers:
 
 
 @pytest.fixture(scope="module")
-def handlers(local_stack: LocalStack) -> Iterator[Handlers]:
-    env = local_environment(local_stack.endpoint_url) | {
-        "AGENT_SPEC_PATH": str(EXAMPLE_SPEC),
-        "CALLS_TABLE": LOCAL_TABLE,
-    }
+def handlers(local_stack: LocalStack, registry: AgentRegistry) -> Iterator[Handlers]:
+    env = local_environment(local_stack.endpoint_url) | {"CALLS_TABLE": LOCAL_TABLE}
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)
@@ -211,3 +212,41 @@ def test_bad_arguments_and_unknown_tools_are_steered_not_crashed(handlers: Handl
 def test_bad_policy_events_get_an_error_reply(handlers: Handlers) -> None:
     assert "bad event" in handlers.policy_event(action="explode", call_id="c1")["error"]
     assert handlers.policy_event(action="closing_played", call_id="CAnobody")["error"] == "unknown call CAnobody"
+
+
+def test_a_call_runs_with_the_spec_version_on_its_record(handlers: Handlers, registry: AgentRegistry) -> None:
+    """Tools and policy load the agent and version the call started with, from its record: a push
+    after the call started changes nothing for it."""
+    call_id = handlers.start()
+    newer = EXAMPLE_SPEC_TEXT.replace("Goodbye.", "Bye for now.")
+    pushed = registry.push(newer, source="riverside_clinic v2", label="v2")
+    try:
+        _fill_required(handlers, call_id)
+        closing = handlers.tool(call_id, "end_call", reason="done")["directives"][0]["text"]
+        assert closing.endswith("Goodbye.")  # the old version's words, not the pushed one's
+        later = f"CA{uuid.uuid4().hex}"
+        started = handlers.policy_event(action="call_started", call_id=later, agent="riverside-clinic",
+                                        spec_version=pushed.version)  # fmt: skip
+        assert started["ok"]
+        meta = handlers.stack.table.get_item(Key={"call_id": later, "sk": "META"})["Item"]
+        assert (
+            (meta["agent"], meta["spec_version"])
+            == ("riverside-clinic", pushed.version)
+            != (
+                "riverside-clinic",
+                EXAMPLE_VERSION,
+            )
+        )
+        _fill_required(handlers, later)
+        assert handlers.tool(later, "end_call", reason="done")["directives"][0]["text"].endswith("Bye for now.")
+    finally:
+        registry.push(EXAMPLE_SPEC_TEXT, source="riverside_clinic")  # current again for the other tests
+
+
+def test_call_started_without_a_routed_version_is_refused(handlers: Handlers) -> None:
+    reply = handlers.policy_event(action="call_started", call_id=f"CA{uuid.uuid4().hex}")
+    assert not reply["ok"] and "spec_version" in reply["error"]
+    unknown = handlers.policy_event(
+        action="call_started", call_id=f"CA{uuid.uuid4().hex}", agent="riverside-clinic", spec_version="0" * 16
+    )
+    assert not unknown["ok"] and "no archived spec riverside-clinic@0000000000000000" in unknown["error"]

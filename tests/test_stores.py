@@ -4,6 +4,7 @@ in order, stale live calls are findable, the S3 layout is the one Athena reads."
 from __future__ import annotations
 
 import json
+import uuid
 
 from simulator.local_stack import LOCAL_BUCKET, LocalStack
 from voice_agent.archive_store import ArchiveStore, archive_key
@@ -81,3 +82,17 @@ def test_decision_lines_refuse_unknown_keys() -> None:
 
     with pytest.raises(ValidationError):
         DecisionLog(ListSink()).record("c1", "readback", "pass", "ok", value="+16175550142")
+
+
+def test_one_agents_calls_come_from_an_index_partitioned_by_agent(store: RecordStore) -> None:
+    """A query for one agent cannot return another's calls: the agent is the index's partition."""
+    agent = f"agent-{uuid.uuid4().hex[:8]}"
+    other = f"agent-{uuid.uuid4().hex[:8]}"
+    mine = [f"CAmine{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    for i, call_id in enumerate(mine):
+        store.create_call(call_id, agent, 1_700_000_000_000 + i, "en", "0123456789abcdef")
+    store.create_call(f"CAother{uuid.uuid4().hex[:8]}", other, 1_700_000_000_001, "en", "fedcba9876543210")
+    found = store.agent_calls(agent)
+    assert [m.call_id for m in found] == mine[::-1]  # newest first
+    assert {m.spec_version for m in found} == {"0123456789abcdef"}
+    assert [m.call_id for m in store.agent_calls(agent, since_ms=1_700_000_000_002)] == [mine[2]]

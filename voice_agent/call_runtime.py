@@ -22,6 +22,7 @@ class CallRuntime:
     store: RecordStore
     log: DecisionLog
     clock_ms: Callable[[], int] = wall_clock_ms
+    spec_version: str | None = None  # the version of `spec` (None: a spec not from the registry)
     gate: EndCallGate = field(init=False)
 
     def __post_init__(self) -> None:

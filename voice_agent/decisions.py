@@ -28,6 +28,7 @@ DecisionKind = Literal[
     "model_session",  # the bridge's realtime session: opened, dropped, replaced, lost
     "speech",  # a request of ours to the model: dropped, refused, failed, asked again
     "transcription",  # a caller turn whose words were lost
+    "routing",  # the dialled number -> agent and spec version, or a rejection (404)
 ]
 Verdict = Literal["allow", "deny", "accept", "reject", "pass", "fail", "unverified", "retry", "ended", "noop", "drop"]
 
@@ -38,6 +39,10 @@ class DecisionLine(BaseModel):
     ts: float
     call_id: str
     decision: DecisionKind
+    # Which agent, and which version of its spec, the call ran with (None: not known, e.g. a
+    # number nobody answers).
+    agent: str | None = None
+    spec_version: str | None = None
     verdict: Verdict
     reason: str
     tool: str | None = None
@@ -97,9 +102,22 @@ class CallbackSink:
 
 
 class DecisionLog:
-    def __init__(self, *sinks: DecisionSink, clock: Callable[[], float] = time.time) -> None:
+    """Stamps every line with the call's agent and spec version (when the log knows them)."""
+
+    def __init__(
+        self,
+        *sinks: DecisionSink,
+        clock: Callable[[], float] = time.time,
+        agent: str | None = None,
+        spec_version: str | None = None,
+    ) -> None:
         self._sinks = sinks
         self._clock = clock
+        self._stamp = {k: v for k, v in (("agent", agent), ("spec_version", spec_version)) if v}
+
+    def for_agent(self, agent: str, spec_version: str | None) -> DecisionLog:
+        """The same sinks and clock, stamping this agent and version."""
+        return DecisionLog(*self._sinks, clock=self._clock, agent=agent, spec_version=spec_version)
 
     def record(
         self,
@@ -111,6 +129,7 @@ class DecisionLog:
     ) -> DecisionLine:
         line = DecisionLine.model_validate(
             {"ts": round(self._clock(), 3), "call_id": call_id, "decision": decision, "verdict": verdict}
+            | self._stamp
             | {"reason": reason}
             | details
         )

@@ -37,9 +37,14 @@ class ToolReply(_Event):
 
 
 class CallStarted(_Event):
+    """The bridge answered a call for `agent` at `spec_version` (what the dialled number routed
+    to); every later event finds them on the call's record."""
+
     action: Literal["call_started"] = "call_started"
     call_id: CallId
     started_ms: int | None = None
+    agent: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] | None = None
+    spec_version: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")] | None = None
 
 
 class CallerHungUp(_Event):

@@ -34,6 +34,7 @@ class PolicyService:
                     self.rt.spec.name,
                     event.started_ms if event.started_ms is not None else self.rt.clock_ms(),
                     self.rt.spec.languages.default,
+                    self.rt.spec_version,
                 )
                 return PolicyReply(ok=True, state=meta.status)
             case CallerHungUp():

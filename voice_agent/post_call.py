@@ -29,14 +29,16 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 import openai
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .archive_store import ArchiveStore
+from .archive_store import ArchiveStore, CallStamp
 from .call_runtime import CallRuntime
+from .cost import Prices, Usage
 from .decisions import mask
 from .end_call_gate import UnknownCall, missing_required
 from .event_bus import BusPublisher
@@ -165,6 +167,7 @@ class Reconciler:
     model: str
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
+    prices: Prices = field(default_factory=Prices)
 
     def reconcile(self, call_id: str, lease_ms: int | None = None) -> ReconcileOutcome:
         store = self.runtime.store
@@ -196,9 +199,10 @@ class Reconciler:
         call_id = meta.call_id
         missing = missing_required(spec, store.get_fields(call_id))
         outcome = ReconcileOutcome(call_id=call_id, status="reconciled")
+        spent = Usage()
         if missing:
             turns = self._transcript(meta)
-            answer, outcome.llm_requests = self._extract(call_id, missing, turns)
+            answer, outcome.llm_requests = self._extract(call_id, missing, turns, spent)
             into = {"backfilled": outcome.backfilled, "candidate": outcome.candidates, "rejected": outcome.rejected}
             for f in missing:
                 into[self._backfill(call_id, f, answer.fields.get(f.name) or Claim(), turns)].append(f.name)
@@ -209,6 +213,7 @@ class Reconciler:
                     call_id, "backfill", "reject", "backfill_only: not asked (not missing); backfill never overwrites",
                     field=extra, masked=mask(answer.fields[extra].value),
                 )  # fmt: skip
+        self._price(store.get_call(call_id) or meta, spent)
         record = build_record(
             spec, store.get_call(call_id) or meta, store.get_fields(call_id), store.get_candidates(call_id)
         )
@@ -224,8 +229,9 @@ class Reconciler:
         summary = {"pass": PASS_VERSION, "reconciled_ms": now, "llm_requests": outcome.llm_requests}
         done = {"backfilled": outcome.backfilled, "candidates": outcome.candidates}
         body = record.model_dump(mode="json") | {"reconciliation": summary | done}
-        self.archive.put_record(call_id, meta.started_ms, body)
-        self.archive.put_decisions(call_id, meta.started_ms, store.decisions(call_id))
+        stamp = CallStamp.of(meta)
+        self.archive.put_record(call_id, meta.started_ms, body, stamp=stamp)
+        self.archive.put_decisions(call_id, meta.started_ms, store.decisions(call_id), stamp=stamp)
         self.bus.publish("RecordReconciled", {"call_id": call_id, "backfilled": outcome.backfilled})
         # Marked last: a crash before this leaves the call claimable, and the rewrites above are idempotent.
         store.finish_reconcile(call_id, token, "reconciled", reconciled_ms=now)
@@ -241,7 +247,19 @@ class Reconciler:
             turns = self.runtime.store.turns(meta.call_id)
         return sorted(turns, key=lambda t: t.seq)
 
-    def _extract(self, call_id: str, fields: list[FieldSpec], turns: list[Turn]) -> tuple[ExtractionAnswer, int]:
+    def _price(self, meta: CallMeta, spent: Usage) -> None:
+        """The call's cost with this pass's tokens: the bridge priced the session and the minutes;
+        the pass's own tokens are set (not added), so a pass run again does not count twice."""
+        usage = Usage.model_validate(meta.usage or {})
+        usage.post_call_in, usage.post_call_out = spent.post_call_in, spent.post_call_out
+        cost = usage.cost(self.prices)
+        self.runtime.store.set_meta(
+            meta.call_id, usage=usage.model_dump(), cost=cost.stored(), cost_usd=Decimal(str(cost.total_usd))
+        )
+
+    def _extract(
+        self, call_id: str, fields: list[FieldSpec], turns: list[Turn], spent: Usage
+    ) -> tuple[ExtractionAnswer, int]:
         names = [f.name for f in fields]
         # Retries are ours (counted, logged, injectable sleep), so the SDK's own are switched off.
         client = self.llm.with_options(max_retries=0, timeout=self.retry.timeout_s)
@@ -262,6 +280,8 @@ class Reconciler:
                         },
                     },
                 )
+                if completion.usage is not None:
+                    spent.add_post_call(completion.usage)  # tokens are billed whatever the answer holds
                 content = completion.choices[0].message.content if completion.choices else None
                 if not content:
                     raise MalformedAnswer("the answer has no content")

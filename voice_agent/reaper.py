@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .archive_store import ArchiveStore
+from .archive_store import ArchiveStore, CallStamp
 from .decisions import DecisionLog
 from .event_bus import BusPublisher
 from .record_store import CallMeta, RecordStore
@@ -44,7 +44,7 @@ class Reaper:
         ):
             return False  # the gate moved since the index was read: someone else owns this ending
         silent_s = (now - (meta.heartbeat_ms or meta.started_ms)) // 1000
-        self.log.record(
+        self.log.for_agent(meta.agent, meta.spec_version).record(
             call_id,
             "end_call_gate",
             "ended",
@@ -52,6 +52,6 @@ class Reaper:
             state_from=meta.status,
             state_to="ENDED",
         )
-        self.archive.put_transcript(call_id, meta.started_ms, self.store.turns(call_id))
+        self.archive.put_transcript(call_id, meta.started_ms, self.store.turns(call_id), stamp=CallStamp.of(meta))
         self.bus.publish("CallEnded", {"call_id": call_id, "ended_by": ENDED_BY, "reason": BRIDGE_LOST})
         return True

@@ -12,7 +12,7 @@ Conditional writes make the few races safe: the gate's CLOSING transition and ba
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ from .decisions import DecisionLine
 GateState = Literal["ACTIVE", "CLOSING", "ENDED"]
 ReconcileState = Literal["running", "reconciled", "failed"]
 LIVE_INDEX = "live-calls"
+AGENT_INDEX = "agent-calls"  # partition agent, sort started_ms: META items only (nothing else has both)
 BATCH_WRITE_LIMIT = 25  # DynamoDB's BatchWriteItem maximum
 TTL_DAYS = 90
 
@@ -35,6 +36,8 @@ TABLE_DEFINITION: dict[str, Any] = {
         {"AttributeName": "sk", "AttributeType": "S"},
         {"AttributeName": "live", "AttributeType": "S"},
         {"AttributeName": "heartbeat_ms", "AttributeType": "N"},
+        {"AttributeName": "agent", "AttributeType": "S"},
+        {"AttributeName": "started_ms", "AttributeType": "N"},
     ],
     "GlobalSecondaryIndexes": [
         {
@@ -44,7 +47,15 @@ TABLE_DEFINITION: dict[str, Any] = {
                 {"AttributeName": "heartbeat_ms", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": AGENT_INDEX,
+            "KeySchema": [
+                {"AttributeName": "agent", "KeyType": "HASH"},
+                {"AttributeName": "started_ms", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }
@@ -58,6 +69,7 @@ class CallMeta(_Item):
     call_id: str
     agent: str
     started_ms: int
+    spec_version: str | None = None  # the agent spec version the call runs with (agent_registry)
     status: GateState = "ACTIVE"
     gate_version: int = 0
     closings: int = 0
@@ -70,8 +82,9 @@ class CallMeta(_Item):
     ended_by: str | None = None
     ended_reason: str | None = None
     ended_ms: int | None = None
-    cost_usd: float | None = None
-    usage: dict[str, int] | None = None
+    cost_usd: float | None = None  # cost["total_usd"]: kept on its own for the audit queries
+    cost: dict[str, Any] | None = None  # cost.CostBreakdown: the parts and the prices' date
+    usage: dict[str, int] | None = None  # cost.Usage
     # The post-call pass's marker (claim_reconcile/finish_reconcile).
     reconcile_state: ReconcileState | None = None
     reconcile_pass: int | None = None
@@ -132,6 +145,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def all_pages(request: Callable[..., dict[str, Any]], **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a Query or Scan, page after page."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = request(**kwargs)
+        items += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def _conditional_failed(err: ClientError) -> bool:
     return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -147,8 +171,17 @@ class RecordStore:
         self._table = table
 
     # --- call metadata and gate -------------------------------------------------------
-    def create_call(self, call_id: str, agent: str, started_ms: int, language: str) -> CallMeta:
-        meta = CallMeta(call_id=call_id, agent=agent, started_ms=started_ms, language=language, heartbeat_ms=started_ms)
+    def create_call(
+        self, call_id: str, agent: str, started_ms: int, language: str, spec_version: str | None = None
+    ) -> CallMeta:
+        meta = CallMeta(
+            call_id=call_id,
+            agent=agent,
+            spec_version=spec_version,
+            started_ms=started_ms,
+            language=language,
+            heartbeat_ms=started_ms,
+        )
         item = meta.model_dump(exclude_none=True) | {
             "sk": "META",
             "live": "1",
@@ -199,30 +232,31 @@ class RecordStore:
 
     def stale_live_calls(self, older_than_ms: int) -> list[CallMeta]:
         """Calls still marked live whose last heartbeat is older than `older_than_ms`."""
-        out: list[CallMeta] = []
-        kwargs: dict[str, Any] = {
-            "IndexName": LIVE_INDEX,
-            "KeyConditionExpression": "#l = :one AND heartbeat_ms < :t",
-            "ExpressionAttributeNames": {"#l": "live"},
-            "ExpressionAttributeValues": {":one": "1", ":t": older_than_ms},
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            out += [CallMeta.model_validate(_plain(i)) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = all_pages(
+            self._table.query,
+            IndexName=LIVE_INDEX,
+            KeyConditionExpression="#l = :one AND heartbeat_ms < :t",
+            ExpressionAttributeNames={"#l": "live"},
+            ExpressionAttributeValues={":one": "1", ":t": older_than_ms},
+        )
+        return [CallMeta.model_validate(_plain(i)) for i in items]
+
+    def agent_calls(self, agent: str, since_ms: int = 0) -> list[CallMeta]:
+        """One agent's calls, newest first: a Query on the index partitioned by agent, so no other
+        agent's call can be in the answer."""
+        items = all_pages(
+            self._table.query,
+            IndexName=AGENT_INDEX,
+            KeyConditionExpression="agent = :a AND started_ms >= :t",
+            ExpressionAttributeValues={":a": agent, ":t": since_ms},
+            ScanIndexForward=False,
+        )
+        return [CallMeta.model_validate(_plain(i)) for i in items]
 
     def scan_calls(self) -> list[CallMeta]:
         """Every call's metadata (a Scan: for the operator's `calls list`, never on a call path)."""
-        out: list[CallMeta] = []
-        kwargs: dict[str, Any] = {"FilterExpression": "sk = :m", "ExpressionAttributeValues": {":m": "META"}}
-        while True:
-            page = self._table.scan(**kwargs)
-            out += [CallMeta.model_validate(_plain(i)) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = all_pages(self._table.scan, FilterExpression="sk = :m", ExpressionAttributeValues={":m": "META"})
+        return [CallMeta.model_validate(_plain(i)) for i in items]
 
     # --- post-call reconciliation marker --------------------------------------------
     def claim_reconcile(self, call_id: str, token: str, now_ms: int, lease_until_ms: int, pass_version: int) -> bool:
@@ -355,15 +389,9 @@ class RecordStore:
         return [DecisionLine.model_validate_json(i["line"]) for i in self._query_prefix(call_id, "DECISION#")]
 
     def _query_prefix(self, call_id: str, prefix: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "call_id = :c AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": {":c": call_id, ":p": prefix},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            items += page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return all_pages(
+            self._table.query,
+            KeyConditionExpression="call_id = :c AND begins_with(sk, :p)",
+            ExpressionAttributeValues={":c": call_id, ":p": prefix},
+            ConsistentRead=True,
+        )

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from .cost import CostBreakdown, Usage
 from .end_call_gate import missing_required
 from .record_store import CallMeta, Candidate, FieldValue
 from .spec import AgentSpec
@@ -38,12 +39,16 @@ class RecordedField(BaseModel):
 class CallRecord(BaseModel):
     call_id: str
     agent: str
+    spec_version: str | None = None  # the agent spec version the call ran with (agents/<agent>/<version>.yaml)
     started_ms: int
     status: str
     ended_by: str | None
     ended_reason: str | None
     ended_ms: int | None
-    cost_usd: float | None = None  # from the realtime usage, once the bridge reports it
+    cost_usd: float | None = None  # cost.total_usd, once the bridge reports the usage
+    cost: CostBreakdown | None = None  # realtime, transcription, post-call, telephony; the prices' date
+    usage: Usage | None = None
+    call_seconds: float | None = None
     language: str | None
     category: str | None
     provider: str | None
@@ -74,12 +79,16 @@ def build_record(
     return CallRecord(
         call_id=meta.call_id,
         agent=meta.agent,
+        spec_version=meta.spec_version,
         started_ms=meta.started_ms,
         status=meta.status,
         ended_by=meta.ended_by,
         ended_reason=meta.ended_reason,
         ended_ms=meta.ended_ms,
         cost_usd=meta.cost_usd,
+        cost=CostBreakdown.model_validate(meta.cost) if meta.cost else None,
+        usage=Usage.model_validate(meta.usage) if meta.usage else None,
+        call_seconds=meta.usage["call_ms"] / 1000 if meta.usage and "call_ms" in meta.usage else None,
         language=meta.language,
         category=meta.category,
         provider=meta.provider,

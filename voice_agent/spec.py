@@ -7,6 +7,7 @@ a typo never silently disables a promise.
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -173,17 +174,31 @@ def parse_spec(data: object, source: str = "spec") -> AgentSpec:
         raise SpecError(f"{source}: {_one_line(err, data)}") from None
 
 
-def load_spec(path: str | Path) -> AgentSpec:
-    """Load and validate an agent spec file; every failure is a SpecError with one clear line."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SpecError(f"{p}: cannot read the file ({err.strerror or err})") from None
+def parse_spec_text(text: str, source: str = "spec") -> AgentSpec:
+    """Validate a spec's YAML text (a file's, or an archived version's)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise SpecError(f"{p}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
-    return parse_spec(data, str(p))
+        raise SpecError(f"{source}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+    return parse_spec(data, source)
+
+
+def read_spec_text(path: str | Path) -> str:
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(f"{p}: cannot read the file ({err.strerror or err})") from None
+
+
+def spec_version(text: str) -> str:
+    """A spec version is its content: the first 16 hex digits of the SHA-256 of its exact text, so
+    the same text is the same version wherever it is pushed, and any edit is a new one."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def load_spec(path: str | Path) -> AgentSpec:
+    """Load and validate an agent spec file; every failure is a SpecError with one clear line."""
+    return parse_spec_text(read_spec_text(path), str(Path(path)))

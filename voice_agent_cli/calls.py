@@ -24,11 +24,12 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from voice_agent.agent_registry import AgentRegistry, RegistryError
 from voice_agent.archive_store import ArchiveStore, archive_key
 from voice_agent.decisions import DecisionLine
 from voice_agent.record_store import CallMeta, Candidate, FieldValue, ReconcileState, RecordStore, Turn
 from voice_agent.record_view import CallRecord, build_record
-from voice_agent.spec import load_spec
+from voice_agent.spec import AgentSpec, load_spec
 
 from .local_archive import DEFAULT_LOCAL_DIR, LocalArchive, LocalArchiveError, LocalCall
 
@@ -54,11 +55,15 @@ def register(subparsers: Any) -> None:
     where.add_argument("--aws", action="store_true", help="read the calls table and archive bucket in AWS")
     p.add_argument("--table", default=os.environ.get("CALLS_TABLE", LOCAL_TABLE), help="calls table name")
     p.add_argument("--bucket", default=os.environ.get("ARCHIVE_BUCKET", LOCAL_BUCKET), help="archive bucket name")
-    p.add_argument("--spec", default=os.environ.get("AGENT_SPEC_PATH"), help="agent spec: also list missing fields")
+    p.add_argument(
+        "--spec",
+        help="agent spec for missing fields (default: the version the call ran with, from the agent registry)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     sub = p.add_subparsers(dest="calls_command", required=True, metavar="SUBCOMMAND")
     ls = sub.add_parser("list", help="the most recent calls first")
     ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--agent", help="only this agent's calls (in AWS: a query on the agent-calls index)")
     show = sub.add_parser("show", help="one call: record with sources and quotes, transcript, decisions")
     show.add_argument("call_id", metavar="CALL_ID")
     tl = sub.add_parser("timeline", help="one call as a picture: speech lanes on a time axis, decisions, fields")
@@ -88,15 +93,34 @@ def local_store(endpoint_url: str, table: str) -> RecordStore:
     return RecordStore(session.resource("dynamodb", endpoint_url=endpoint_url).Table(table))
 
 
-def _stores(args: argparse.Namespace) -> tuple[RecordStore, ArchiveStore]:
+def session_for(args: argparse.Namespace) -> boto3.Session:
+    """AWS credentials as the aws CLI finds them; a local endpoint (`--endpoint-url`) dummy ones."""
     if args.endpoint_url:
         # A local endpoint gets dummy credentials: real ones are never sent to it.
-        session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=LOCAL_REGION)
-    else:
-        session = boto3.Session()
+        return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=LOCAL_REGION)
+    return boto3.Session()
+
+
+def _stores(args: argparse.Namespace) -> tuple[RecordStore, ArchiveStore]:
+    session = session_for(args)
     ddb = session.resource("dynamodb", endpoint_url=args.endpoint_url)
     s3 = session.client("s3", endpoint_url=args.endpoint_url)
     return RecordStore(ddb.Table(args.table)), ArchiveStore(s3, args.bucket)
+
+
+def _spec_of(args: argparse.Namespace, meta: CallMeta) -> AgentSpec | None:
+    """--spec when given, else the version the call ran with, from the agent registry."""
+    if args.spec:
+        return load_spec(args.spec)
+    if meta.spec_version is None:
+        return None
+    session = session_for(args)
+    table = session.resource("dynamodb", endpoint_url=args.endpoint_url).Table(args.table)
+    registry = AgentRegistry(table, session.client("s3", endpoint_url=args.endpoint_url), args.bucket)
+    try:
+        return registry.spec(meta.agent, meta.spec_version)
+    except RegistryError:
+        return None
 
 
 def _run_local(args: argparse.Namespace) -> int:
@@ -121,11 +145,12 @@ def _timeline_from_store(store: RecordStore, archive: ArchiveStore, args: argpar
     if meta is None:
         print(f"error: no call {args.call_id}", file=sys.stderr)
         return 1
-    if not args.spec:
-        print("error: calls timeline from a stack needs --spec (the agent spec) to build the record", file=sys.stderr)
+    spec = _spec_of(args, meta)
+    if spec is None:
+        print("error: calls timeline: the call names no archived spec version; give --spec", file=sys.stderr)
         return 2
     fields, candidates = store.get_fields(meta.call_id), store.get_candidates(meta.call_id)
-    record = build_record(load_spec(args.spec), meta, fields, candidates)
+    record = build_record(spec, meta, fields, candidates)
     turns, _ = _transcript(store, archive, meta)
     return _draw(record, turns, store.decisions(meta.call_id), args)
 
@@ -192,7 +217,7 @@ def _reconcile_state(reconciliation: dict[str, Any] | None) -> ReconcileState | 
 
 
 def _list_local(archive: LocalArchive, args: argparse.Namespace) -> int:
-    records = archive.records()[: args.limit]
+    records = [r for r in archive.records() if args.agent in (None, r.agent)][: args.limit]
     if args.json:
         print(json.dumps([r.model_dump(exclude={"fields"}) for r in records], indent=2, ensure_ascii=False))
         return 0
@@ -235,7 +260,8 @@ def _when(ms: int | None) -> str:
 
 
 def _list(store: RecordStore, args: argparse.Namespace) -> int:
-    calls = sorted(store.scan_calls(), key=lambda m: m.started_ms, reverse=True)[: args.limit]
+    found = store.agent_calls(args.agent) if args.agent else store.scan_calls()
+    calls = sorted(found, key=lambda m: m.started_ms, reverse=True)[: args.limit]
     if args.json:
         print(json.dumps([m.model_dump(exclude_none=True) for m in calls], indent=2, ensure_ascii=False))
         return 0
@@ -268,7 +294,8 @@ def _show(store: RecordStore, archive: ArchiveStore, args: argparse.Namespace) -
     fields, candidates = store.get_fields(meta.call_id), store.get_candidates(meta.call_id)
     turns, where = _transcript(store, archive, meta)
     decisions = store.decisions(meta.call_id)
-    missing = build_record(load_spec(args.spec), meta, fields).missing_required if args.spec else None
+    spec = _spec_of(args, meta)
+    missing = build_record(spec, meta, fields).missing_required if spec else None
     if args.json:
         out = {
             "call": meta.model_dump(exclude_none=True),

@@ -20,7 +20,7 @@ from realtime_bridge.event_loop import run as run_on_loop
 from voice_agent.spec import SpecError, load_spec
 from voice_agent.tool_catalog import build_tools
 
-from . import audit, calls, watch
+from . import agents, audit, calls, watch
 
 
 def _check_spec(args: argparse.Namespace) -> int:
@@ -37,6 +37,16 @@ def _tools(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if bool(args.agents) != bool(args.numbers):
+        print("error: --agents DIR and --numbers numbers.yaml go together", file=sys.stderr)
+        return 2
+    if args.agents:
+        from simulator.commands import demo_side_by_side
+
+        code = demo_side_by_side(args.agents, args.numbers, args.out, then=_draw_demo_call)
+        if code != 2:
+            print("\nCalls and cost per agent on these files: voice-agent audit cost_by_agent")
+        return code
     from simulator.commands import demo
 
     return demo(args.out, then=_draw_demo_call)
@@ -74,6 +84,14 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if bool(args.agents) != bool(args.numbers):
+        print("error: --agents DIR and --numbers numbers.yaml go together: the specs and who answers which number",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.agents and args.scenario:
+        print("error: --scenario drives one agent's calls; with --agents, call each number with its own caller",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if args.local and args.scenario and args.openai_base_url:
         print("error: --scenario drives the simulated model; it cannot go with --openai-base-url", file=sys.stderr)
         return 2
@@ -90,7 +108,14 @@ def _serve_local(args: argparse.Namespace) -> int:
     import threading
 
     from simulator.local_stack import LOCAL_TABLE, start_local_stack
-    from simulator.local_world import serve_local
+    from simulator.local_world import LocalAgents, serve_local
+    from voice_agent.agent_registry import RegistryError
+
+    try:
+        agents_to_serve = LocalAgents.from_files(args.agents, args.numbers) if args.agents else args.spec
+    except RegistryError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
     stack = None if args.aws_endpoint else start_local_stack()  # started here, so the watcher knows where
     endpoint = args.aws_endpoint or (stack.endpoint_url if stack else "")
@@ -107,7 +132,7 @@ def _serve_local(args: argparse.Namespace) -> int:
     try:
         run_on_loop(
             serve_local(
-                args.spec,
+                agents_to_serve,
                 args.sip_port,
                 args.health_port,
                 scenario=args.scenario,
@@ -151,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="one full simulated phone call over SIP on the local stack (what `make demo` runs)")
     p.add_argument("--out", default=".local/demo", metavar="DIR", help="where to write transcript, record, decisions")
+    p.add_argument("--agents", metavar="DIR", help="two agents side by side: the specs in DIR (with --numbers)")
+    p.add_argument("--numbers", metavar="numbers.yaml", help="the number plan the two demo callers dial")
     p.set_defaults(run=_demo)
 
     p = sub.add_parser("simulate", help="run one scenario through the whole local stack; exit 0 when it holds")
@@ -165,7 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the bridge (configuration from the environment; see README)")
     p.add_argument("--local", action="store_true", help="on the embedded stand-ins: moto and the OpenAI simulator")
-    p.add_argument("--spec", default="agents/riverside_clinic.yaml", help="agent spec for --local")
+    p.add_argument(
+        "--spec", default="agents/riverside_clinic.yaml", help="--local: the one agent, answering every number"
+    )
+    p.add_argument("--agents", metavar="DIR", help="--local: every agent spec in DIR (with --numbers)")
+    p.add_argument("--numbers", metavar="numbers.yaml", help="--local: the number plan: dialled number -> agent")
     p.add_argument("--sip-port", type=int, default=5060, help="SIP port for --local (UDP and TCP)")
     p.add_argument("--health-port", type=int, default=8080, help="health port for --local")
     p.add_argument("--scenario", help="--local: drive the simulated model with this scenario (default: free mode)")
@@ -191,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_serve)
 
     calls.register(sub)
+    agents.register(sub)
     audit.register(sub)
     watch.register(sub)
     from voice_eval.cli import register as register_eval  # the evaluation harness: its own package

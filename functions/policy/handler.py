@@ -7,12 +7,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import TypeAdapter
 
-from functions.common import build_runtime, dump, logger, metrics, parse_event, read_settings
+from functions.common import build_runtimes, dump, logger, metrics, parse_event, read_settings
+from voice_agent.agent_runtimes import RoutedPolicy
 from voice_agent.end_call_gate import UnknownCall
 from voice_agent.invocation import PolicyEvent, PolicyReply
-from voice_agent.policy_service import PolicyService
 
-SERVICE = PolicyService(build_runtime(read_settings()))
+SERVICE = RoutedPolicy(build_runtimes(read_settings()))
 EVENTS: TypeAdapter[PolicyEvent] = TypeAdapter(PolicyEvent)
 
 

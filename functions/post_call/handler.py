@@ -10,12 +10,15 @@ import os
 from typing import Any, Literal
 
 import boto3
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from openai import OpenAI
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from functions.common import MissingConfiguration, build_runtime, dump, logger, metrics, parse_event, read_settings
+from functions.common import MissingConfiguration, build_runtimes, dump, logger, metrics, parse_event, read_settings
+from voice_agent.agent_runtimes import PerAgent
 from voice_agent.archive_store import ArchiveStore
+from voice_agent.call_runtime import CallRuntime
+from voice_agent.cost import prices_from_json
 from voice_agent.event_bus import BusPublisher
 from voice_agent.post_call import ReconcileInProgress, Reconciler
 
@@ -60,14 +63,35 @@ def openai_client() -> OpenAI:
     return OpenAI(api_key=key, base_url=os.environ.get("OPENAI_BASE_URL") or None, max_retries=0)
 
 
+AGENT_METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "VoiceAgent")
 _ENV = _require("ARCHIVE_BUCKET", "EVENT_BUS_NAME", "POST_CALL_MODEL")
-RECONCILER = Reconciler(
-    runtime=build_runtime(read_settings()),
-    archive=ArchiveStore(boto3.client("s3"), _ENV["ARCHIVE_BUCKET"]),
-    bus=BusPublisher(boto3.client("events"), _ENV["EVENT_BUS_NAME"]),
-    llm=openai_client(),
-    model=_ENV["POST_CALL_MODEL"],
-)
+_ARCHIVE = ArchiveStore(boto3.client("s3"), _ENV["ARCHIVE_BUCKET"])
+_BUS = BusPublisher(boto3.client("events"), _ENV["EVENT_BUS_NAME"])
+LLM = openai_client()
+
+
+PRICES = prices_from_json(os.environ.get("PRICES"))  # a bad value fails the cold start, in one line
+
+
+def _reconciler(rt: CallRuntime) -> Reconciler:
+    return Reconciler(runtime=rt, archive=_ARCHIVE, bus=_BUS, llm=LLM, model=_ENV["POST_CALL_MODEL"], prices=PRICES)
+
+
+# One reconciler per agent spec version, chosen by the call's record.
+RECONCILERS = PerAgent(build_runtimes(read_settings()), _reconciler)
+
+
+def _count_for_agent(call_id: str) -> None:
+    """The dashboard's calls and cost by agent: one call and its priced cost, per agent (EMF)."""
+    meta = RECONCILERS.runtimes.store.get_call(call_id)
+    if meta is None:
+        return
+    for name, unit, value in (
+        ("AgentCalls", MetricUnit.Count, 1.0),
+        ("AgentCostUsd", MetricUnit.NoUnit, meta.cost_usd or 0.0),
+    ):
+        with single_metric(name=name, unit=unit, value=value, namespace=AGENT_METRICS_NAMESPACE) as metric:
+            metric.add_dimension(name="agent", value=meta.agent)
 
 
 @metrics.log_metrics
@@ -77,12 +101,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(parsed, str):
         raise ValueError(parsed)  # kept for a person in the DLQ; retrying cannot fix it
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    outcome = RECONCILER.reconcile(parsed.detail.call_id, lease_ms=remaining() if remaining else None)
+    call_id = parsed.detail.call_id
+    outcome = RECONCILERS.for_call(call_id).reconcile(call_id, lease_ms=remaining() if remaining else None)
     if outcome.status == "in_progress":
         metrics.add_metric(name="ConcurrentDeliveries", unit=MetricUnit.Count, value=1)
         # Retried later: by then the holder has finished (a no-op) or its lease has lapsed (we take over).
         raise ReconcileInProgress(f"call {outcome.call_id}: another delivery is reconciling it")
     if outcome.status == "reconciled":
+        _count_for_agent(call_id)
         metrics.add_metric(name="CallsReconciled", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="LlmRequests", unit=MetricUnit.Count, value=outcome.llm_requests)
         metrics.add_metric(name="FieldsBackfilled", unit=MetricUnit.Count, value=len(outcome.backfilled))

@@ -7,12 +7,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import TypeAdapter
 
-from functions.common import build_runtime, dump, logger, metrics, parse_event, read_settings
+from functions.common import build_runtimes, dump, logger, metrics, parse_event, read_settings
+from voice_agent.agent_runtimes import RoutedTools
 from voice_agent.invocation import ToolCall, ToolReply
 from voice_agent.tool_catalog import END_CALL
-from voice_agent.tool_executor import ToolExecutor
 
-EXECUTOR = ToolExecutor(build_runtime(read_settings()))
+EXECUTOR = RoutedTools(build_runtimes(read_settings()))
 EVENTS = TypeAdapter(ToolCall)
 
 

@@ -86,6 +86,7 @@ class CallerTurnCommitted:
 class CallerTranscript:
     item_id: str
     text: str
+    usage: object | None = None  # the transcription's usage (duration or tokens), for cost accounting
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,7 +151,7 @@ def _neutral(event: object) -> ModelEvent | None:
         case InputAudioBufferCommittedEvent():
             return CallerTurnCommitted(event.item_id)
         case ConversationItemInputAudioTranscriptionCompletedEvent():
-            return CallerTranscript(event.item_id, event.transcript)
+            return CallerTranscript(event.item_id, event.transcript, event.usage)
         case ConversationItemInputAudioTranscriptionFailedEvent():
             return CallerTranscriptFailed(event.item_id, event.error.code or event.error.message or "failed")
         case _:

@@ -23,10 +23,11 @@ class CallInfo:
 
     call_id: str
     caller: str  # From URI
-    callee: str  # To URI (the dialled number)
+    callee: str  # To URI
     voice_connector_id: str | None
     source: Peer
     remote_media: AudioOffer
+    request_uri: str = ""  # the INVITE's Request-URI: where the call was sent
 
     @property
     def caller_number(self) -> str:
@@ -36,6 +37,12 @@ class CallInfo:
     @property
     def callee_number(self) -> str:
         return _user(self.callee)
+
+    @property
+    def dialled_number(self) -> str:
+        """The number the caller dialled: the Request-URI's user part (where the Voice Connector
+        sends it), else the To URI's ('' when neither has one)."""
+        return _user(self.request_uri) or self.callee_number
 
 
 def _user(uri: str) -> str:

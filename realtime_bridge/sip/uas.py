@@ -203,6 +203,7 @@ class UasCore:
             voice_connector_id=req.headers.get("x-voiceconnector-id"),
             source=source,
             remote_media=offer,
+            request_uri=req.uri.split(";")[0],
         )
         log.info("call %s offered", call_id)
         return [Transmit(trying, dest), Transmit(ringing, dest), CallOffered(info)]

@@ -8,6 +8,7 @@ from realtime_bridge.main import settings_from_env
 
 BASE = {
     "AGENT_SPEC_PATH": "/app/agents/riverside_clinic.yaml",
+    "NUMBER_PLAN": '{"numbers": {"+12065550100": "riverside-clinic"}}',
     "CALLS_TABLE": "calls",
     "ARCHIVE_BUCKET": "archive",
     "EVENT_BUS_NAME": "voice-agent-bus",
@@ -29,6 +30,7 @@ def test_settings_read_lists_and_defaults() -> None:
     ("env", "message"),
     [
         ({k: v for k, v in BASE.items() if k != "CALLS_TABLE"}, "error: CALLS_TABLE: Field required"),
+        ({k: v for k, v in BASE.items() if k != "NUMBER_PLAN"}, "error: NUMBER_PLAN: Field required"),
         (BASE | {"SIP_PORT": "99999"}, "error: SIP_PORT: Input should be less than or equal to 65535"),
         (BASE | {"CHIME_SIGNALING_CIDRS": "3.80.16.0/33"}, "error: CHIME_SIGNALING_CIDRS:"),
         (BASE | {"VOICE_AGENT_MODE": "staging"}, "error: VOICE_AGENT_MODE:"),

@@ -26,6 +26,8 @@ ALL = {
     "readback_failures",
     "ended_by_system",
     "call_decisions",
+    "cost_by_agent",
+    "agent_calls",
 }
 
 

@@ -27,7 +27,7 @@ from voice_agent.post_call import Reconciler, RetryPolicy
 from voice_agent.record_store import FieldValue, RecordStore, Turn
 from voice_agent.spec import AgentSpec
 
-from ..conftest import ROOT, FakeClock
+from ..conftest import EXAMPLE_VERSION, ROOT, FakeClock
 
 SCENARIOS = ROOT / "scenarios"
 _ids = itertools.count(1)
@@ -225,7 +225,7 @@ def new_call(
     """A call with the standard conversation in the per-turn store, `live` fields recorded live, ENDED."""
     call_id = f"CApc{next(_ids)}x{time.monotonic_ns()}"
     started = clock.now if started_ms is None else started_ms
-    store.create_call(call_id, "riverside-clinic", started, "en")
+    store.create_call(call_id, "riverside-clinic", started, "en", EXAMPLE_VERSION)
     for seq, (speaker, text, _) in enumerate(CONVERSATION):
         store.append_turn(Turn(call_id=call_id, seq=seq, t_ms=seq * 1000, speaker=speaker, text=text))  # type: ignore[arg-type]
     seq_of = {name: seq for seq, (_, _, means) in enumerate(CONVERSATION) for name in means}

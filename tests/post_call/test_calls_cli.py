@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from simulator.local_stack import LocalStack
+from voice_agent.agent_registry import AgentRegistry
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.post_call import Reconciler
 from voice_agent.record_store import RecordStore
@@ -48,9 +49,12 @@ def test_show_prints_sources_quotes_transcript_and_decisions(
     assert "backfill       accept  date_of_birth turn 5: structure: the caller's numerals prove the value" in out
 
 
-def test_show_json_and_list(local_stack: LocalStack, reconciled: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_json_and_list(
+    local_stack: LocalStack, reconciled: str, capsys: pytest.CaptureFixture[str], registry: AgentRegistry
+) -> None:
     assert run(local_stack, "--json", "show", reconciled) == 0
     shown = json.loads(capsys.readouterr().out)
+    assert shown["missing_required"] == []  # no --spec: the version on the record, from the registry
     assert shown["fields"]["date_of_birth"]["source"] == "backfill" and len(shown["transcript"]) == 9
     assert any(d["decision"] == "backfill" for d in shown["decisions"])
     assert run(local_stack, "list", "--limit", "1000") == 0

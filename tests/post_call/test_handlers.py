@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 
 from simulator.local_stack import LocalStack, local_environment
+from voice_agent.agent_registry import AgentRegistry
+from voice_agent.agent_runtimes import PerAgent
 from voice_agent.archive_store import ArchiveStore, archive_key
 from voice_agent.post_call import ReconcileInProgress
 from voice_agent.record_store import FieldValue, RecordStore, Turn
 
-from ..conftest import EXAMPLE_SPEC, FakeClock
+from ..conftest import EXAMPLE_VERSION, FakeClock
 from .conftest import CONVERSATION, LIVE_VALUES, BusTap, CountingClient, SimulatedLlm, new_call, scenario_for
 
 SECRET_KEY = "sk-from-secrets-manager"
@@ -44,12 +46,11 @@ class Handlers:
 
 
 @pytest.fixture(scope="module")
-def handlers(local_stack: LocalStack, llm_server: SimulatedLlm) -> Iterator[Handlers]:
+def handlers(local_stack: LocalStack, llm_server: SimulatedLlm, registry: AgentRegistry) -> Iterator[Handlers]:
     secret = local_stack.client("secretsmanager").create_secret(
         Name=f"openai-{uuid.uuid4().hex}", SecretString=SECRET_KEY
     )
     env = local_environment(local_stack.endpoint_url) | {
-        "AGENT_SPEC_PATH": str(EXAMPLE_SPEC),
         "POST_CALL_MODEL": "gpt-4.1-mini",
         "OPENAI_SECRET_ARN": secret["ARN"],
         "OPENAI_BASE_URL": llm_server.handle.http_url,
@@ -67,11 +68,13 @@ def handlers(local_stack: LocalStack, llm_server: SimulatedLlm) -> Iterator[Hand
 def counted(handlers: Handlers, llm_server: SimulatedLlm) -> Iterator[CountingClient]:
     """The handler's own client stays as built; requests are counted through an identical one."""
     llm_server.use(scenario_for())
-    built = handlers.post_call.RECONCILER.llm
+    module = handlers.post_call
+    built, reconcilers = module.LLM, module.RECONCILERS
     counting = CountingClient(llm_server.handle.http_url)
-    handlers.post_call.RECONCILER.llm = counting.client
+    module.LLM = counting.client
+    module.RECONCILERS = PerAgent(reconcilers.runtimes, module._reconciler)  # built with the counting client
     yield counting
-    handlers.post_call.RECONCILER.llm = built
+    module.LLM, module.RECONCILERS = built, reconcilers
 
 
 def call_ended(call_id: str, reason: str = "hang-up") -> dict[str, Any]:
@@ -89,7 +92,7 @@ def call_ended(call_id: str, reason: str = "hang-up") -> dict[str, Any]:
 
 
 def test_the_openai_key_comes_from_secrets_manager(handlers: Handlers, llm_server: SimulatedLlm) -> None:
-    client = handlers.post_call.RECONCILER.llm
+    client = handlers.post_call.LLM
     assert client.api_key == SECRET_KEY and str(client.base_url).rstrip("/") == llm_server.handle.http_url
 
 
@@ -156,7 +159,7 @@ def test_reaper_finalises_a_call_whose_bridge_died_and_reconciliation_then_runs(
     # A call far in the past, so no other test's live call is stale at the sweep's "now".
     started = 1_000_000_000_000 + uuid.uuid4().int % 1_000_000
     call_id = f"CAreap{uuid.uuid4().hex[:12]}"
-    store.create_call(call_id, "riverside-clinic", started, "en")
+    store.create_call(call_id, "riverside-clinic", started, "en", EXAMPLE_VERSION)
     for seq, (speaker, text, _) in enumerate(CONVERSATION[:8]):  # killed before the goodbye
         store.append_turn(Turn(call_id=call_id, seq=seq, t_ms=seq * 1000, speaker=speaker, text=text))  # type: ignore[arg-type]
         store.heartbeat(call_id, started + seq * 1000)
@@ -178,6 +181,7 @@ def test_reaper_finalises_a_call_whose_bridge_died_and_reconciliation_then_runs(
     assert [t.seq for t in archive.get_transcript(call_id, started)] == list(range(8))
     [gate] = [d for d in store.decisions(call_id) if d.decision == "end_call_gate"]
     assert (gate.verdict, gate.state_to) == ("ended", "ENDED") and gate.reason.startswith("bridge_lost")
+    assert (gate.agent, gate.spec_version) == ("riverside-clinic", EXAMPLE_VERSION)  # from the record
     assert call_id not in handlers.reaper.handler({"source": "aws.events"}, Context())["reaped"]  # once only
 
     # The CallEnded the reaper put on the bus, exactly as EventBridge delivers it, drives the post-call pass.
@@ -188,4 +192,9 @@ def test_reaper_finalises_a_call_whose_bridge_died_and_reconciliation_then_runs(
     assert sorted(outcome["backfilled"]) == ["callback_number", "date_of_birth", "reason"]
     record = json.loads(archive.get_text(archive_key("records", call_id, started)))
     assert record["ended_reason"] == "bridge_lost" and record["missing_required"] == []
+    assert (record["agent"], record["spec_version"]) == ("riverside-clinic", EXAMPLE_VERSION)
+    # No realtime usage reached the record (the bridge died); the pass still prices its own tokens.
+    assert record["usage"]["post_call_in"] > 0 and record["cost"]["post_call_usd"] == record["cost_usd"] > 0
+    decisions = archive.get_text(archive_key("decisions", call_id, started)).splitlines()
+    assert all('"agent":"riverside-clinic"' in line for line in decisions)
     assert [e["detail"]["call_id"] for e in bus_tap.events(call_id, "RecordReconciled")] == [call_id]

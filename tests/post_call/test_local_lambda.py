@@ -19,20 +19,21 @@ from botocore.exceptions import ClientError
 from realtime_bridge.tool_invoker import InvokeError, LambdaInvoker
 from simulator.local_lambda import POLICY_FUNCTION, POST_CALL_FUNCTION, TOOLS_FUNCTION
 from simulator.local_stack import LOCAL_BUS, LocalStack
+from voice_agent.agent_registry import AgentRegistry
 from voice_agent.archive_store import ArchiveStore
 from voice_agent.event_bus import BusPublisher
 from voice_agent.invocation import CallStarted, ToolCall
 from voice_agent.record_store import RecordStore
 
-from ..conftest import EXAMPLE_SPEC, ROOT, FakeClock
+from ..conftest import EXAMPLE_VERSION, ROOT, FakeClock
 from .conftest import SimulatedLlm, new_call, scenario_for
 
 
 @pytest.fixture(scope="module")
-def lambda_url(local_stack: LocalStack, llm_server: SimulatedLlm) -> Iterator[str]:
+def lambda_url(local_stack: LocalStack, llm_server: SimulatedLlm, registry: AgentRegistry) -> Iterator[str]:
     llm_server.use(scenario_for())
     argv = [sys.executable, "-m", "simulator.local_lambda", "--aws-endpoint", local_stack.endpoint_url,
-            "--spec", str(EXAMPLE_SPEC), "--openai-base-url", llm_server.handle.http_url]  # fmt: skip
+            "--openai-base-url", llm_server.handle.http_url]  # fmt: skip
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
         assert proc.stdout is not None
@@ -53,7 +54,8 @@ def invoker(local_stack: LocalStack, lambda_url: str) -> LambdaInvoker:
 
 def test_tools_and_policy_run_behind_the_invoke_api(invoker: LambdaInvoker, store: RecordStore) -> None:
     call_id = f"CA{uuid.uuid4().hex}"
-    assert asyncio.run(invoker.policy(CallStarted(call_id=call_id))).ok
+    started = CallStarted(call_id=call_id, agent="riverside-clinic", spec_version=EXAMPLE_VERSION)
+    assert asyncio.run(invoker.policy(started)).ok
     call = ToolCall(call_id=call_id, name="record_caller_name", arguments=json.dumps({"value": "Maria Lopez"}),
                     tool_call_id="call_1")  # fmt: skip
     recorded = asyncio.run(invoker.tool(call))

@@ -14,6 +14,7 @@ from simulator.loopback_tls import LoopbackTls, make_loopback_tls
 
 BASE = {
     "AGENT_SPEC_PATH": "/app/agents/riverside_clinic.yaml",
+    "NUMBER_PLAN": '{"default": "riverside-clinic"}',
     "CALLS_TABLE": "calls",
     "ARCHIVE_BUCKET": "archive",
     "EVENT_BUS_NAME": "voice-agent-bus",

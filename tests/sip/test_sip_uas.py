@@ -92,6 +92,20 @@ def test_invite_gets_100_180_and_an_offer_event() -> None:
     assert uas.state(CALL_ID) is CallState.OFFERED and uas.active_calls == 1
 
 
+@pytest.mark.parametrize(
+    ("request_line", "dialled"),
+    [
+        (b"INVITE sip:+12065550101@203.0.113.10:5060;transport=tcp SIP/2.0", "+12065550101"),  # Request-URI wins
+        (b"INVITE sip:203.0.113.10:5060;transport=tcp SIP/2.0", "+15557654321"),  # no user part: To's
+    ],
+)
+def test_the_dialled_number_is_the_request_uri_user_falling_back_to_to(request_line: bytes, dialled: str) -> None:
+    """Routing reads the number from where the Voice Connector sends the call, not from To alone."""
+    data = raw("chime_invite").replace(b"INVITE sip:+15557654321@203.0.113.10:5060;transport=tcp SIP/2.0", request_line)
+    (event,) = events(core().receive(data, CHIME_TCP, 0.0))
+    assert isinstance(event, CallOffered) and event.call.dialled_number == dialled
+
+
 def test_answer_sends_200_with_sdp_and_dialog_headers() -> None:
     uas = core()
     out, tag = answered(uas)

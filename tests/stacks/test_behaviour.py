@@ -12,13 +12,13 @@ from tests.conftest import ROOT
 from tests.stacks.conftest import CONTEXT, MEDIA, PHONE, SIGNALING, Synth
 
 CONTRACT_ENV = {
-    "functions.tools.handler.handler": {"CALLS_TABLE", "AGENT_SPEC_PATH"},
-    "functions.policy.handler.handler": {"CALLS_TABLE", "AGENT_SPEC_PATH"},
+    "functions.tools.handler.handler": {"CALLS_TABLE", "ARCHIVE_BUCKET"},
+    "functions.policy.handler.handler": {"CALLS_TABLE", "ARCHIVE_BUCKET"},
     "functions.post_call.handler.handler": {
         "CALLS_TABLE",
         "ARCHIVE_BUCKET",
         "EVENT_BUS_NAME",
-        "AGENT_SPEC_PATH",
+        "PRICES",
         "IDEMPOTENCY_TABLE",
         "OPENAI_SECRET_ARN",
         "POST_CALL_MODEL",
@@ -38,7 +38,8 @@ def test_handlers_match_the_contract(synth: Synth) -> None:
         p = fns[handler]
         assert p["Runtime"] == "python3.12" and p["Architectures"] == ["arm64"], handler
         assert keys <= set(p["Environment"]["Variables"]), handler
-        assert p["Environment"]["Variables"]["AGENT_SPEC_PATH"] == "/var/task/agents/riverside_clinic.yaml"
+        # No spec from configuration: each call's agent and version come from its record.
+        assert "AGENT_SPEC_PATH" not in p["Environment"]["Variables"], handler
         assert "POWERTOOLS_SERVICE_NAME" in p["Environment"]["Variables"]
 
 
@@ -97,6 +98,9 @@ def test_bridge_network_shape(synth: Synth) -> None:
     assert (env["ENCRYPTION"], env["SIP_TRANSPORTS"], env["SIP_TLS_PORT"]) == ("required", "tls", "5061")
     assert {"ContainerPort": 5061, "Protocol": "tcp", "Name": "sip"} in container["PortMappings"]
     assert env["AGENT_SPEC_PATH"] == "/app/agents/riverside_clinic.yaml"
+    # One agent, on the one number: the number plan is explicit even for a single-spec deployment.
+    assert json.loads(env["NUMBER_PLAN"]) == {"numbers": {PHONE: "riverside-clinic"}}
+    assert json.loads(env["PRICES"])["set_on"] and "REALTIME_MODEL" not in env  # each agent's own model
     assert env["CHIME_SIGNALING_CIDRS"] == ",".join(SIGNALING) and env["CHIME_MEDIA_CIDRS"] == ",".join(MEDIA)
     (cluster,) = [p for _, _, p in synth.resources("AWS::ECS::Cluster", "Bridge")]
     assert {"Name": "containerInsights", "Value": "enabled"} in cluster["ClusterSettings"]
@@ -177,6 +181,9 @@ def test_alarms_cover_errors_dlq_and_unhealthy_targets(synth: Synth) -> None:
     body = json.dumps(dash["DashboardBody"])
     for title in ("Calls", "Gate denials", "Backfilled fields", "Tool latency", "Bridge CPU"):
         assert title in body
+    for title, metric in (("Calls by agent", "AgentCalls"), ("Cost by agent (USD)", "AgentCostUsd")):
+        assert title in body and metric in body
+    assert body.count("SEARCH('{VoiceAgent,agent,service} MetricName=") == 2  # one line per agent
 
 
 def test_calls_table_matches_the_layout_the_code_provisions_locally(synth: Synth) -> None:
@@ -187,9 +194,12 @@ def test_calls_table_matches_the_layout_the_code_provisions_locally(synth: Synth
     (table,) = tables
     assert table["KeySchema"] == TABLE_DEFINITION["KeySchema"]
     assert sorted(table["AttributeDefinitions"], key=str) == sorted(TABLE_DEFINITION["AttributeDefinitions"], key=str)
-    (gsi,) = table["GlobalSecondaryIndexes"]
-    (local,) = TABLE_DEFINITION["GlobalSecondaryIndexes"]
-    assert {k: gsi[k] for k in ("IndexName", "KeySchema", "Projection")} == local
+    deployed = [
+        {k: gsi[k] for k in ("IndexName", "KeySchema", "Projection")} for gsi in table["GlobalSecondaryIndexes"]
+    ]
+    local = TABLE_DEFINITION["GlobalSecondaryIndexes"]
+    assert sorted(deployed, key=str) == sorted(local, key=str)
+    assert {g["IndexName"] for g in deployed} == {"live-calls", "agent-calls"}
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEEnabled"] is True

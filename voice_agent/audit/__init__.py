@@ -34,6 +34,7 @@ TABLE_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "records": [
         ("call_id", "string"),
         ("agent", "string"),
+        ("spec_version", "string"),
         ("started_ms", "bigint"),
         ("ended_ms", "bigint"),
         ("status", "string"),
@@ -49,10 +50,24 @@ TABLE_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ),
         ("missing_required", "array<string>"),
         ("cost_usd", "double"),
+        (
+            "cost",
+            "struct<realtime_usd:double,transcription_usd:double,post_call_usd:double,telephony_usd:double,"
+            "total_usd:double,prices_set_on:string>",
+        ),
+        (
+            "usage",
+            "struct<audio_in:bigint,audio_in_cached:bigint,audio_out:bigint,text_in:bigint,text_in_cached:bigint,"
+            "text_out:bigint,responses:int,transcription_ms:bigint,transcription_in:bigint,transcription_out:bigint,"
+            "post_call_in:bigint,post_call_out:bigint,call_ms:bigint>",
+        ),
+        ("call_seconds", "double"),
     ],
     "decisions": [
         ("ts", "double"),
         ("call_id", "string"),
+        ("agent", "string"),
+        ("spec_version", "string"),
         ("decision", "string"),
         ("verdict", "string"),
         ("reason", "string"),
