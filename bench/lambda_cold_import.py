@@ -89,7 +89,6 @@ def _env(bundle: Path, aws_endpoint: str | None = None) -> dict[str, str]:
         "PYTHONPATH": str(bundle),  # before the environment's site-packages, where boto3 comes from
         "PYTHONDONTWRITEBYTECODE": "1",
         "CALLS_TABLE": "voice-agent-calls",
-        "ARCHIVE_BUCKET": LOCAL_BUCKET,  # the agent specs, by the version on each call's record
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",

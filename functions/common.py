@@ -31,12 +31,11 @@ class MissingConfiguration(RuntimeError):
 class LambdaSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    calls_table: str
-    archive_bucket: str  # agent specs are read from its agents/ prefix
+    calls_table: str  # the calls, and the agent spec versions they run with (agent_registry)
 
 
 def read_settings() -> LambdaSettings:
-    env = {"calls_table": "CALLS_TABLE", "archive_bucket": "ARCHIVE_BUCKET"}
+    env = {"calls_table": "CALLS_TABLE"}
     missing = [var for var in env.values() if not os.environ.get(var)]
     if missing:
         raise MissingConfiguration(f"missing environment variables: {', '.join(missing)}")
@@ -52,7 +51,7 @@ def build_runtimes(settings: LambdaSettings) -> AgentRuntimes:
     table = boto3.resource("dynamodb").Table(settings.calls_table)
     store = RecordStore(table)
     log = DecisionLog(CallbackSink(_log_decision), CallbackSink(store.append_decision))
-    registry = AgentRegistry(table, boto3.client("s3"), settings.archive_bucket)
+    registry = AgentRegistry(table, None, None)  # reads specs from their version items: no S3 client
     return AgentRuntimes(registry, store, log)
 
 

@@ -141,10 +141,6 @@ class BridgeStack(Stack):
                 resources=s3_object_arns(archive_bucket, "transcripts", "decisions", AGENTS_PREFIX),
             )
         )
-        # The spec versions its calls run with (agents/<agent>/<version>.yaml).
-        task_role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=s3_object_arns(archive_bucket, AGENTS_PREFIX))
-        )
         task_role.add_to_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[event_bus_arn]))
         # Public IP discovery: metadata v4 -> DescribeTasks (its own cluster only) -> the ENI.
         task_role.add_to_policy(

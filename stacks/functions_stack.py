@@ -110,8 +110,6 @@ class FunctionsStack(Stack):
 
         base_env = {
             "CALLS_TABLE": calls_table.table_name,
-            # Each call's agent spec is the version on its record, read from agents/ in the archive.
-            "ARCHIVE_BUCKET": archive_bucket.bucket_name,
             "POWERTOOLS_METRICS_NAMESPACE": "VoiceAgent",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
@@ -124,10 +122,10 @@ class FunctionsStack(Stack):
             env = {**base_env, "POWERTOOLS_SERVICE_NAME": f"voice-agent-{h.name}"}
             statements = [
                 iam.PolicyStatement(actions=TABLE_ACTIONS, resources=[calls_table.table_arn]),
-                iam.PolicyStatement(actions=["s3:GetObject"], resources=s3_object_arns(archive_bucket, AGENTS_PREFIX)),
             ]
             if key == "post_call":
                 env |= {
+                    "ARCHIVE_BUCKET": archive_bucket.bucket_name,
                     "EVENT_BUS_NAME": event_bus_name,
                     "PRICES": config.prices.model_dump_json(),
                     "IDEMPOTENCY_TABLE": idempotency_table.table_name,
@@ -159,7 +157,7 @@ class FunctionsStack(Stack):
                     ),
                 ]
             elif key == "reaper":
-                env |= {"EVENT_BUS_NAME": event_bus_name}
+                env |= {"ARCHIVE_BUCKET": archive_bucket.bucket_name, "EVENT_BUS_NAME": event_bus_name}
                 statements = [
                     # The reaper reads the sparse live-calls index.
                     iam.PolicyStatement(actions=TABLE_ACTIONS, resources=table_arns),
@@ -233,7 +231,7 @@ class FunctionsStack(Stack):
             "Pinned to python3.12, the version the bundle's wheels are built for "
             "(pip --python-version 3.12); runtime and bundle move together.",
         )
-        suppress_archive_prefixes(role)  # every function: agents/ (specs), and its call prefixes
+        suppress_archive_prefixes(role)  # the call prefixes it writes or reads (tools and policy: none)
         self.functions[key] = fn
         self.log_groups[key] = log_group
         self.roles[key] = role

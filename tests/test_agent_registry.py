@@ -9,7 +9,7 @@ import pytest
 
 from realtime_bridge.agent_routes import AgentRoutes
 from simulator.local_stack import LocalStack
-from voice_agent.agent_registry import AgentRegistry, NumberPlan, RegistryError, agent_archive_key
+from voice_agent.agent_registry import MAX_SPEC_BYTES, AgentRegistry, NumberPlan, RegistryError, agent_archive_key
 from voice_agent.spec import spec_version
 
 from .conftest import EXAMPLE_SPEC, ROOT
@@ -47,16 +47,29 @@ def test_the_same_text_is_one_version_archived_once(
     assert len(listed["Versions"]) == 1  # re-pointed, not archived again
     assert [v.label for v in registry.versions("plumbing-dispatch")] == ["a"]  # the first push is kept
     assert registry.text("plumbing-dispatch", first.version) == PLUMBING
+    assert registry.archived_text("plumbing-dispatch", first.version) == PLUMBING
 
 
-def test_an_archived_text_that_does_not_hash_to_its_version_is_refused(
-    registry: AgentRegistry, local_stack: LocalStack, bucket: str
-) -> None:
+def test_a_reader_without_the_archive_loads_a_pushed_spec(registry: AgentRegistry, local_stack: LocalStack) -> None:
+    pushed = registry.push(PLUMBING)
+    reader = AgentRegistry(local_stack.table, None, None, scope=registry.scope)  # as the functions build it
+    assert reader.spec("plumbing-dispatch", pushed.version).name == "plumbing-dispatch"
+    with pytest.raises(RegistryError, match="needs the archive bucket"):
+        reader.push(CLINIC)
+
+
+def test_a_text_that_does_not_hash_to_its_version_is_refused(registry: AgentRegistry, local_stack: LocalStack) -> None:
     version = "f" * 16
-    key = agent_archive_key("riverside-clinic", version)
-    local_stack.client("s3").put_object(Bucket=bucket, Key=key, Body=CLINIC.encode())
+    key = {"call_id": f"{registry.scope}#AGENT#riverside-clinic", "sk": f"VERSION#{version}"}
+    local_stack.table.put_item(Item=key | {"text": CLINIC})
     with pytest.raises(RegistryError, match="does not hash to its version"):
         registry.spec("riverside-clinic", version)
+
+
+def test_a_spec_too_large_for_its_version_item_is_refused(registry: AgentRegistry) -> None:
+    padded = CLINIC + "#" + "x" * MAX_SPEC_BYTES + "\n"
+    with pytest.raises(RegistryError, match=f"a spec may have at most {MAX_SPEC_BYTES}"):
+        registry.push(padded, source="big.yaml")
 
 
 def test_a_deploy_seeds_but_never_overwrites_a_push(registry: AgentRegistry) -> None:

@@ -249,4 +249,4 @@ def test_call_started_without_a_routed_version_is_refused(handlers: Handlers) ->
     unknown = handlers.policy_event(
         action="call_started", call_id=f"CA{uuid.uuid4().hex}", agent="riverside-clinic", spec_version="0" * 16
     )
-    assert not unknown["ok"] and "no archived spec riverside-clinic@0000000000000000" in unknown["error"]
+    assert not unknown["ok"] and "no spec riverside-clinic@0000000000000000" in unknown["error"]

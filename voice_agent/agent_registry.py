@@ -12,6 +12,10 @@ names a text an auditor can read. The pointers live in the calls table, apart fr
 
 A push makes the new version current for calls that start after it; a call keeps the version it
 started with (it is on its record), so tools, policy and the post-call pass load that one.
+
+The version item also carries the text, so whoever runs a call (the bridge, the functions) reads
+it with the one table read it makes anyway, and needs no S3 client or grant: the functions' cold
+start skips building one (about 50 ms). Either copy is checked against the version, its hash.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ AgentName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")]
 DEFAULT_ROUTE = "default"
 SPEC_CACHE_SIZE = 128  # versions held parsed per process (immutable: never stale)
+MAX_SPEC_BYTES = 200_000  # the text rides on its version item (DynamoDB items stop at 400 KB)
 
 
 class RegistryError(ValueError):
@@ -117,12 +122,20 @@ class AgentRegistry:
     worker threads, and a Lambda environment keeps one registry for its life."""
 
     def __init__(
-        self, table: Any, s3: Any, bucket: str, clock_ms: Callable[[], int] | None = None, *, scope: str = ""
+        self,
+        table: Any,
+        s3: Any | None,
+        bucket: str | None,
+        clock_ms: Callable[[], int] | None = None,
+        *,
+        scope: str = "",
     ) -> None:
-        """`scope`: a namespace for the pointers (never set in a deployment, which has one plan):
-        local worlds sharing one in-process moto keep their plans apart. Texts are shared: a key
-        is the text's own hash."""
+        """`s3`/`bucket`: the archive, needed to push and to read the archived copy; a reader of
+        specs only (tools, policy, post-call) passes None. `scope`: a namespace for the pointers
+        (never set in a deployment, which has one plan): local worlds sharing one in-process moto
+        keep their plans apart. Texts are shared: a key is the text's own hash."""
         self._table, self._s3, self._bucket = table, s3, bucket
+        self.scope = scope
         self._scope = f"{scope}#" if scope else ""
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._specs: OrderedDict[tuple[str, str], AgentSpec] = OrderedDict()
@@ -144,6 +157,9 @@ class AgentRegistry:
         """Validate, archive and make current one spec text; route `numbers` to it. Archive first,
         then the version item, then the pointers: nothing ever points at a text that is not kept."""
         spec = parse_spec_text(text, source)
+        size = len(text.encode())
+        if size > MAX_SPEC_BYTES:
+            raise RegistryError(f"{source}: {size} bytes; a spec may have at most {MAX_SPEC_BYTES}")
         numbers = [check_number(n) for n in numbers]
         if label is not None:
             _check_label(label)
@@ -157,7 +173,7 @@ class AgentRegistry:
             self._archive(key, text, spec.name, version, label)
             try:
                 self._table.put_item(
-                    Item=version_key | item.model_dump(exclude_none=True),
+                    Item=version_key | item.model_dump(exclude_none=True) | {"text": text},
                     ConditionExpression="attribute_not_exists(sk)",
                 )
             except ClientError as err:  # a concurrent push of the same text won: the same text is kept
@@ -211,6 +227,8 @@ class AgentRegistry:
         return pushed
 
     def _archive(self, key: str, text: str, agent: str, version: str, label: str | None) -> None:
+        if self._s3 is None or not self._bucket:
+            raise RegistryError("pushing a spec needs the archive bucket: its text is archived first")
         metadata = {"agent": agent, "spec-version": version} | ({"label": label} if label else {})
         self._s3.put_object(
             Bucket=self._bucket, Key=key, Body=text.encode(), ContentType="application/yaml", Metadata=metadata
@@ -236,6 +254,18 @@ class AgentRegistry:
         return item
 
     def text(self, agent: str, version: str) -> str:
+        """The version's text, from its version item."""
+        item = self._table.get_item(
+            Key={"call_id": self._pk("AGENT", agent), "sk": f"VERSION#{version}"}, ConsistentRead=True
+        ).get("Item")
+        if not item or not isinstance(item.get("text"), str):
+            raise RegistryError(f"no spec {agent}@{version}")
+        return str(item["text"])
+
+    def archived_text(self, agent: str, version: str) -> str:
+        """The version's text as archived (Object Lock): what an auditor reads."""
+        if self._s3 is None or not self._bucket:
+            raise RegistryError("reading the archived spec needs the archive bucket")
         try:
             body: bytes = self._s3.get_object(Bucket=self._bucket, Key=agent_archive_key(agent, version))["Body"].read()
         except ClientError as err:
@@ -245,7 +275,7 @@ class AgentRegistry:
         return body.decode()
 
     def spec(self, agent: str, version: str) -> AgentSpec:
-        """The spec a call runs with, from its archived text; cached (a version never changes)."""
+        """The spec a call runs with, from its version's text; cached (a version never changes)."""
         with self._lock:
             cached = self._specs.get((agent, version))
             if cached is not None:
@@ -253,10 +283,10 @@ class AgentRegistry:
                 return cached
         text = self.text(agent, version)
         if spec_version(text) != version:
-            raise RegistryError(f"archived spec {agent}@{version} does not hash to its version")
+            raise RegistryError(f"spec {agent}@{version} does not hash to its version")
         spec = parse_spec_text(text, agent_archive_key(agent, version))
         if spec.name != agent:
-            raise RegistryError(f"archived spec {agent}@{version} names agent {spec.name!r}")
+            raise RegistryError(f"spec {agent}@{version} names agent {spec.name!r}")
         with self._lock:
             self._specs[(agent, version)] = spec
             while len(self._specs) > SPEC_CACHE_SIZE:

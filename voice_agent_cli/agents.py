@@ -120,7 +120,7 @@ def _list(registry: AgentRegistry, args: argparse.Namespace) -> int:
 
 def _show(registry: AgentRegistry, args: argparse.Namespace) -> int:
     if args.version:
-        sys.stdout.write(registry.text(args.agent, args.version))
+        sys.stdout.write(registry.archived_text(args.agent, args.version))  # the Object Lock copy
         return 0
     versions = registry.versions(args.agent)
     if not versions:

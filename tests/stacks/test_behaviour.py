@@ -12,8 +12,8 @@ from tests.conftest import ROOT
 from tests.stacks.conftest import CONTEXT, MEDIA, PHONE, SIGNALING, Synth
 
 CONTRACT_ENV = {
-    "functions.tools.handler.handler": {"CALLS_TABLE", "ARCHIVE_BUCKET"},
-    "functions.policy.handler.handler": {"CALLS_TABLE", "ARCHIVE_BUCKET"},
+    "functions.tools.handler.handler": {"CALLS_TABLE"},
+    "functions.policy.handler.handler": {"CALLS_TABLE"},
     "functions.post_call.handler.handler": {
         "CALLS_TABLE",
         "ARCHIVE_BUCKET",
