@@ -111,7 +111,9 @@ def draw(record: CallRecord, turns: Sequence[Turn], decisions: Sequence[Decision
             if heard > 0:
                 ax.axvline(cut, color=cut_color, lw=1, ls="--", alpha=0.8)
             cut_label = f"barge-in: cut at {t.heard_ms} ms" if heard > 0 else "never played"
-            ax.text(cut, y, f" {cut_label}", fontsize=7, color=cut_color, ha="left", va="center", gid=f"cut-{t.seq}",
+            late = cut > 0.8 * span_s  # near the right edge the label reads leftwards from the cut
+            ax.text(cut, y, f"{cut_label} " if late else f" {cut_label}", fontsize=7, color=cut_color,
+                    ha="right" if late else "left", va="center", gid=f"cut-{t.seq}",
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})  # fmt: skip
             text = f"[never heard: {text}]" if heard == 0 else text
         else:
@@ -135,17 +137,19 @@ def draw(record: CallRecord, turns: Sequence[Turn], decisions: Sequence[Decision
     for i, (d, ms) in enumerate(zip(decisions, in_call, strict=True)):
         color, marker = _STYLE.get(d.decision, ("black", "o"))
         x = ms / 1000
+        right = x > 0.8 * span_s  # read leftwards near the edge, so the label stays inside the plot
+        width = (len(decision_label(d)) + 4) * char_s
+        start = x - width if right else x  # the stretch of axis the marker and its label take
         row = next(
-            (r for r, free in enumerate(row_free_at) if free <= x),
+            (r for r, free in enumerate(row_free_at) if free <= start),
             min(range(_DECISION_ROWS), key=row_free_at.__getitem__),
         )
-        row_free_at[row] = x + (len(decision_label(d)) + 4) * char_s
+        row_free_at[row] = x + char_s if right else x + width
         y = _DECISION_LANE + 0.55 - row * 0.27
         edge = "black" if d.verdict in _BAD_VERDICTS else color
         ax.plot(
             [x], [y], marker=marker, color=color, markeredgecolor=edge, markersize=9, ls="none", gid=f"decision-{i}"
         )
-        right = x > 0.8 * span_s  # read leftwards near the edge, so the label stays inside the plot
         ax.annotate(decision_label(d), (x, y), xytext=(-6 if right else 6, -3), textcoords="offset points",
                     fontsize=7, ha="right" if right else "left",
                     color="#b00000" if d.verdict in _BAD_VERDICTS else "#222222")  # fmt: skip
