@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -52,6 +53,9 @@ class SimulatorConfig:
     session_limit_s: float = 3600.0
     engine: speech.Engine = "auto"
     first_audio_ms: int | None = None  # overrides the scenario knob when set
+    # Stand-ins for other chat-completions LLMs, by their response_format json_schema name: the
+    # request's last user message in, the reply's content out (an evaluation's judge).
+    chat_answerers: dict[str, Callable[[str], str]] = field(default_factory=dict)
 
 
 class SimulatorHandle:
