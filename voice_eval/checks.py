@@ -67,14 +67,15 @@ def ended_by_failures(ended_by: str | None, caller_hangs_up: bool) -> list[str]:
 
 def asked_again_failures(decisions: Sequence[DecisionLine]) -> list[str]:
     """After a field is captured: the gate steering the model to ask for it (its deny names it as
-    missing), or the same value written again (the caller was asked and said it again)."""
-    captured: dict[str, str | None] = {}  # field -> the masked value last accepted
+    missing), or the same value written again (the caller was asked and said it again: the tool
+    logs a rewrite of the stored value as `valid`, a different one as `correction`)."""
+    captured: set[str] = set()
     found: list[str] = []
     for d in decisions:
         if d.decision == "tool_validation" and d.verdict == "accept" and d.field:
-            if d.field in captured and captured[d.field] == d.masked:
+            if d.field in captured and d.reason == "valid":
                 found.append(f"asked again: {d.field} recorded twice with the same value")
-            captured[d.field] = d.masked
+            captured.add(d.field)
         elif d.decision == "end_call_gate" and d.verdict == "deny":
             found += [f"asked again: {n} named missing after it was captured" for n in d.missing or [] if n in captured]
     return list(dict.fromkeys(found))

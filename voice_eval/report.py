@@ -318,9 +318,8 @@ def print_report(report: SuiteReport, out: TextIO) -> None:
     if report.broke_character:
         out.write(f"\n  the caller broke character (excluded): {', '.join(report.broke_character)}\n")
     if report.cost_usd_total is not None:
-        out.write(
-            f"  model cost: ${report.cost_usd_total:.4f} in all, {_shown(report.metrics['cost_usd_per_call'])} per call\n"
-        )
+        per_call = report.metrics["cost_usd_per_call"] or 0.0
+        out.write(f"  model cost: ${report.cost_usd_total:.4f} in all, ${per_call:.4f} per call (estimated)\n")
     if (gate := report.gate) is not None:
         out.write(f"\n  gate: {'PASS' if gate.passed else 'FAIL'}: {gate.verdict}\n")
     if (cmp := report.comparison) is not None:
