@@ -75,6 +75,11 @@ class SimulatorHandle:
         self.url = f"ws://{host}:{port}/v1"  # AsyncOpenAI(websocket_base_url=...)
         self.http_url = f"http://{host}:{port}/v1"  # AsyncOpenAI(base_url=...); enough on its own
 
+    @property
+    def http_requests(self) -> list[dict[str, Any]]:
+        """Every chat-completions request body received, in order."""
+        return list(self._front.api.requests)
+
     async def close(self) -> None:
         self._ws.close()
         self._http.close()

@@ -67,7 +67,7 @@ class Progress:
 
     def __call__(self, call: CallScore) -> None:
         self.done += 1
-        self.passing += call.passed
+        self.passing += call.passed and not call.broke_character
         self.cost += call.cost_usd or 0.0
         verdict = "broke character" if call.broke_character else ("pass" if call.passed else "FAIL")
         name = call.scenario.rsplit("/", 1)[-1].removesuffix(".yaml")

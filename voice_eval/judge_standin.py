@@ -2,8 +2,9 @@
 
 Deterministic and able to fail, deciding only what structure decides:
 
-- in persona: every caller turn's words are inside one of the persona's own lines (a paused turn
-  is transcribed in halves, so containment, not equality); otherwise not, quoting the turn;
+- in persona: every caller turn is made of the persona's own lines (a rambling caller says two in
+  one breath; a paused turn is transcribed in halves, so a piece of a line counts); otherwise not,
+  quoting the turn;
 - a criterion for another language than the caller's passes (it does not apply);
 - a `forbidden` phrase in an agent turn fails it, quoting that turn;
 - with `expected` phrases, one of them in an agent turn passes it (quoting the turn), none fails it;
@@ -45,13 +46,24 @@ def _criterion(criterion: Criterion, agent: list[TranscriptLine], languages: lis
     return verdict("unsure", "the offline stand-in judge decides only from example phrases")
 
 
+def _own_words(text: str, lines: list[str]) -> bool:
+    """Whole lines cut out of the turn, what is left must be pieces of lines."""
+    marker = "\x00"
+    rest = normalise(text)
+    for line in sorted(lines, key=len, reverse=True):
+        if line:
+            rest = rest.replace(line, marker)
+    pieces = [piece.strip() for piece in rest.split(marker)]
+    return all(not piece or any(piece in line for line in lines) for piece in pieces)
+
+
 def answer(content: str) -> str:
     """The request's JSON in, the judgment's JSON out (what the chat completion's content carries)."""
     request = JudgeRequest.model_validate_json(content)
     caller = [line for line in request.transcript if line.speaker == "caller"]
     agent = [line for line in request.transcript if line.speaker == "agent"]
     own = [normalise(line) for line in request.persona.lines]
-    strays = [line.text for line in caller if not any(normalise(line.text) in words for words in own)]
+    strays = [line.text for line in caller if not _own_words(line.text, own)]
     judgment = Judgment(
         in_persona=not strays,
         persona_evidence=strays,

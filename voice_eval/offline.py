@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from openai import OpenAI
 
@@ -59,6 +60,7 @@ def planned_calls(suite: Suite, files: list[Path], *, first: int = 0, count: int
 class Judge:
     client: OpenAI
     model: str
+    requests: Callable[[], list[dict[str, Any]]]  # the bodies the stand-in received
 
 
 @asynccontextmanager
@@ -66,7 +68,8 @@ async def standin_judge() -> AsyncIterator[Judge]:
     """The offline judge: the simulator's HTTP API answering `eval_judgment` with the stand-in."""
     handle = await server.start(None, chat_answerers={SCHEMA_NAME: judge_standin.answer})
     try:
-        yield Judge(OpenAI(api_key="sk-local", base_url=handle.http_url, max_retries=0), "stand-in-judge")
+        client = OpenAI(api_key="sk-local", base_url=handle.http_url, max_retries=0)
+        yield Judge(client, "stand-in-judge", lambda: handle.http_requests)
     finally:
         await handle.close()
 

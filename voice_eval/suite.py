@@ -58,8 +58,8 @@ class GateSettings(_Strict):
     """`--gate`: pass when every run passes; else rerun each failing persona up to `reruns` more
     times and require its Wilson 95% lower bound to be at least `min_lower_bound`."""
 
-    reruns: Annotated[int, Field(ge=0, le=20)] = 3
-    min_lower_bound: Annotated[float, Field(ge=0, le=1)] = 0.5
+    reruns: Annotated[int, Field(ge=0, le=20)] = 5
+    min_lower_bound: Annotated[float, Field(ge=0, le=1)] = 0.4
 
 
 class Suite(_Strict):

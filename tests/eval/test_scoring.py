@@ -10,6 +10,8 @@ import pytest
 from simulator.caller_result import CallerResult
 from simulator.runner import Expectations, SimulationResult
 from simulator.scenario import Scenario, load_scenario, parse_scenario
+from voice_agent.decisions import DecisionLine
+from voice_agent.record_store import Turn
 from voice_agent.record_view import CallRecord, RecordedField
 from voice_agent.spec import AgentSpec, load_spec
 from voice_eval.report import build_report, percentile
@@ -57,7 +59,8 @@ def result(
     fields: dict[str, RecordedField] = {}
     for f in spec.fields:
         if f.name in values:
-            fields[f.name] = RecordedField(status="value", value=values[f.name], source=source)  # type: ignore[arg-type]
+            quote = "s" if source == "backfill" else None  # the caller's turn says "s"
+            fields[f.name] = RecordedField(status="value", value=values[f.name], source=source, quote=quote, turn_seq=2)  # type: ignore[arg-type]
         elif f.name in declined:
             fields[f.name] = RecordedField(status="declined", source="live", quote="I'd rather not say")
         else:
@@ -81,8 +84,15 @@ def result(
         "rtp_frames_sent": 0, "rtp_frames_received": 0, "duration_ms": 40_000, "events": [],
     }  # fmt: skip
     failures = [] if expectations_passed else ["record.caller_name: expected 'Maria Lopez', got None"]
+    # What the tool log and transcript of a well-run call hold: the checks in voice_eval/checks.py read them.
+    transcript = [Turn(call_id="c1", seq=1, t_ms=0, speaker="agent", text="Hello"),
+                  Turn(call_id="c1", seq=2, t_ms=1, speaker="caller", text="s")]  # fmt: skip
+    decisions = [
+        DecisionLine(ts=1, call_id="c1", decision="readback", verdict="pass", reason="match", field="callback_number"),
+        DecisionLine(ts=2, call_id="c1", decision="end_call_gate", verdict="allow", reason="satisfied"),
+    ]
     return SimulationResult(
-        scenario=str(HAPPY), call_id="c1", record=record, transcript=[], decisions=[], goodbyes=goodbyes,
+        scenario=str(HAPPY), call_id="c1", record=record, transcript=transcript, decisions=decisions, goodbyes=goodbyes,
         ended_by=ended_by, latency=CallerResult.model_validate(caller).latency,  # type: ignore[arg-type]
         caller=CallerResult.model_validate(caller),
         expectations=Expectations(passed=expectations_passed, failures=failures),
