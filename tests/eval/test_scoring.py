@@ -276,3 +276,36 @@ def test_the_report_files_name_each_failed_run_and_bar(happy, clinic, tmp_path) 
     ]  # fmt: skip
     page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "t: FAILED" in page and "riverside_happy_path seed 8" in page and "wrong: callback_number" in page
+
+
+def judged(score: CallScore, *, in_persona: bool = True, verdict: str = "pass") -> CallScore:
+    from voice_eval.judge import Judgment
+
+    criteria = [{"id": "no_time", "verdict": verdict, "evidence": [], "reason": "r"}]
+    judgment = Judgment.model_validate({"in_persona": in_persona, "persona_evidence": [], "criteria": criteria})
+    return score.model_copy(update={"judgment": judgment, "scenario": "persona_a"})
+
+
+def test_the_judge_fails_a_run_on_fail_or_unsure_and_a_caller_out_of_persona_is_not_counted(happy, clinic) -> None:
+    good = score_call(happy, clinic, result(clinic, RIGHT), seed=1)
+    assert judged(good).passed
+    assert judged(good, verdict="unsure").failures == ["rubric no_time: unsure"]  # unsure counts as fail
+    broke = judged(good, in_persona=False, verdict="fail").model_copy(update={"seed": 2})
+    report = build_report(suite(), [judged(good), broke], 1.0)
+    assert report.broke_character == ["persona_a seed 2"]
+    (persona,) = report.personas
+    assert (persona.runs, persona.passes) == (1, 1)  # the broken run is reported, not scored
+    assert report.rubric == {"no_time": {"pass": 1, "fail": 0, "unsure": 0}} and len(report.calls) == 2
+
+
+def test_the_gate_passes_every_run_passing_or_a_flake_whose_wilson_lower_bound_holds(happy, clinic) -> None:
+    from voice_eval.report import gate_outcome
+
+    good = judged(score_call(happy, clinic, result(clinic, RIGHT), seed=1))
+    bad = judged(good, verdict="fail")
+    settings = Suite(name="t", scenarios=["x"], gate={"reruns": 5, "min_lower_bound": 0.4})
+    assert gate_outcome(settings, [good, good]).verdict == "every run passed"
+    flaky = gate_outcome(settings, [bad, *[good] * 5])  # 5/6: Wilson lower bound 0.44
+    assert flaky.passed and flaky.personas[0].passes == 5
+    failing = gate_outcome(settings, [bad, bad, *[good] * 4])  # 4/6: 0.30
+    assert not failing.passed and failing.verdict == "below the bound after reruns: persona_a 4/6 (lower 0.30)"
