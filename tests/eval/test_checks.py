@@ -22,7 +22,9 @@ def turn(seq: int, speaker: str, text: str) -> Turn:
 
 
 def line(decision: str, verdict: str, reason: str = "r", **extra: Any) -> DecisionLine:
-    return DecisionLine.model_validate({"ts": 0, "call_id": "c", "decision": decision, "verdict": verdict, "reason": reason, **extra})  # fmt: skip
+    return DecisionLine.model_validate(
+        {"ts": 0, "call_id": "c", "decision": decision, "verdict": verdict, "reason": reason, **extra}
+    )
 
 
 def record(**fields: RecordedField) -> CallRecord:
@@ -32,19 +34,24 @@ def record(**fields: RecordedField) -> CallRecord:
     })  # fmt: skip
 
 
-TRANSCRIPT = [turn(1, "agent", "Hello"), turn(2, "caller", "It's Maria Lopez, and March fourth."), turn(3, "agent", "Thanks")]
+TRANSCRIPT = [
+    turn(1, "agent", "Hello"),
+    turn(2, "caller", "It's Maria Lopez, and March fourth."),
+    turn(3, "agent", "Thanks"),
+]
 
 
 def test_every_stored_value_needs_evidence() -> None:
+    dob = {"status": "value", "value": "1985-03-04", "source": "backfill", "turn_seq": 2}
     good = record(
         caller_name=RecordedField(status="value", value="Maria Lopez", source="live", turn_seq=2),
-        date_of_birth=RecordedField(status="value", value="1985-03-04", source="backfill", quote="march fourth", turn_seq=2),
-    )  # fmt: skip
+        date_of_birth=RecordedField.model_validate({**dob, "quote": "march fourth"}),
+    )
     assert evidence_failures(good, TRANSCRIPT) == []
     bad = record(
         caller_name=RecordedField(status="value", value="Maria Lopez", source="live", turn_seq=1),
-        date_of_birth=RecordedField(status="value", value="1985-03-04", source="backfill", quote="March 4th", turn_seq=2),
-    )  # fmt: skip
+        date_of_birth=RecordedField.model_validate({**dob, "quote": "March 4th"}),
+    )
     assert evidence_failures(bad, TRANSCRIPT) == [
         "no evidence: caller_name written live before any caller turn",
         "no evidence: date_of_birth backfilled without a verbatim caller quote",

@@ -59,7 +59,9 @@ def test_the_stand_in_judge_decides_only_what_structure_decides() -> None:
     judged = Judgment.model_validate_json(answer(bad.model_dump_json()))
     assert verdicts(judged) == {"no_time": "fail", "fallback": "fail", "kind": "unsure"}
     assert judged.criteria[0].evidence == ["Great, your appointment is at 3 pm."]
-    assert not judged.in_persona and judged.persona_evidence == ["Bonjour, un rendez-vous. Can I also get a refund?"]  # broke character
+    assert not judged.in_persona and judged.persona_evidence == [
+        "Bonjour, un rendez-vous. Can I also get a refund?"
+    ]  # broke character
 
 
 def test_a_verdict_whose_quote_is_not_in_the_transcript_becomes_unsure() -> None:

@@ -24,7 +24,8 @@ BASE: dict[str, Any] = {
     "facts": {
         "caller_name": {"value": "Maria Lopez", "say": ["Maria Lopez.", "It's Maria Lopez."]},
         "date_of_birth": {"value": "1985-03-04", "say": ["March fourth, nineteen eighty-five."]},
-        "callback_number": {"value": "6175550142", "digits": True, "say": ["Six one seven, five five five, zero one four two."]},
+        "callback_number": {"value": "6175550142", "digits": True,
+                            "say": ["Six one seven, five five five, zero one four two."]},
     },
     "closing": ["That's all.", "Bye now."],
 }  # fmt: skip
@@ -65,9 +66,17 @@ def test_temperaments_shape_the_call() -> None:
     assert len(leave) == 1 and 0 < leave[0] < len(turns) - 1 and turns[leave[0]].means == {}
     hangs = play(persona(hang_up_after=2), EXAMPLE_SPEC, "en", 1).caller
     assert hangs.hangs_up and len(hangs.spoken_turns) == 2
-    silent = [t.silence_before_ms for s in range(1, 6) for t in play(persona(temperament="goes_silent"), EXAMPLE_SPEC, "en", s).caller.turns]  # fmt: skip
+    silent = [
+        t.silence_before_ms
+        for s in range(1, 6)
+        for t in play(persona(temperament="goes_silent"), EXAMPLE_SPEC, "en", s).caller.turns
+    ]
     assert max(silent) >= 9000  # past the riverside agent's 8 s idle prompt
-    over = [t.barge_in_after_ms for s in range(1, 6) for t in play(persona(temperament="interrupts"), EXAMPLE_SPEC, "en", s).caller.turns]  # fmt: skip
+    over = [
+        t.barge_in_after_ms
+        for s in range(1, 6)
+        for t in play(persona(temperament="interrupts"), EXAMPLE_SPEC, "en", s).caller.turns
+    ]
     assert over[0] is None and any(ms is not None for ms in over)
     paused = play(persona(stress={"pauses": True}), EXAMPLE_SPEC, "en", 1).caller.turns
     assert [t.mid_turn_pause_ms is not None for t in paused] == ["callback_number" in t.means for t in paused]
@@ -109,7 +118,7 @@ def test_a_persona_that_names_what_the_agent_lacks_is_a_suite_error(tmp_path: Pa
     suite = {"name": "s", "agent": str(EXAMPLE_SPEC), "personas": [bad]}
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(suite), encoding="utf-8")
-    with pytest.raises(SuiteError, match="persona p: .*shoe_size"):
+    with pytest.raises(SuiteError, match=r"persona p: .*shoe_size"):
         load_suite(path)
     path.write_text(yaml.safe_dump({"name": "s", "personas": [BASE]}), encoding="utf-8")
     with pytest.raises(SuiteError, match="need the `agent`"):
