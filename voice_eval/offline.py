@@ -12,7 +12,6 @@ calls divided by `concurrency`.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ from voice_agent.spec import AgentSpec, load_spec
 from . import judge_standin
 from .judge import SCHEMA_NAME, JudgeRequest, ask_judge, brief
 from .persona import Persona, play
-from .report import SuiteReport, build_report
 from .scoring import CallScore, score_call
 from .suite import Suite
 
@@ -123,18 +121,3 @@ async def run_calls(
         else:
             raise outcome  # CancelledError, KeyboardInterrupt: not a call's failure
     return calls, errors
-
-
-async def run_offline(
-    suite: Suite,
-    files: list[Path],
-    *,
-    concurrency: int | None = None,
-    on_call: Callable[[CallScore], None] | None = None,
-    agent: Path | None = None,
-) -> SuiteReport:
-    started = time.monotonic()
-    calls, errors = await run_calls(
-        suite, planned_calls(suite, files), concurrency=concurrency, on_call=on_call, agent=agent
-    )
-    return build_report(suite, calls, time.monotonic() - started, errors=errors)
