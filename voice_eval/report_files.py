@@ -21,13 +21,14 @@ def _stem(path: str) -> str:
 
 
 def junit_xml(report: SuiteReport) -> str:
-    failed = sum(not c.passed for c in report.calls)
+    failed = sum(not c.passed and not c.broke_character for c in report.calls)
     suite = ET.Element(
         "testsuite",
         name=f"voice-agent eval {report.suite} ({report.tier})",
         tests=str(len(report.calls) + len(report.checks)),
         failures=str(failed + sum(not c.passed for c in report.checks)),
         errors=str(len(report.errors)),
+        skipped=str(sum(c.broke_character for c in report.calls)),
         time=f"{report.wall_s:.1f}",
     )
     for call in report.calls:
@@ -38,7 +39,9 @@ def junit_xml(report: SuiteReport) -> str:
             name=f"seed {call.seed}",
             time=f"{call.duration_ms / 1000:.1f}",
         )
-        if call.failures:
+        if call.broke_character:  # says nothing about the agent: neither a pass nor a failure
+            ET.SubElement(case, "skipped", message="the simulated caller broke character")
+        elif call.failures:
             ET.SubElement(case, "failure", message="; ".join(call.failures)).text = f"call {call.call_id}"
     for bar in report.checks:
         case = ET.SubElement(suite, "testcase", classname="thresholds", name=bar.metric)
@@ -114,7 +117,7 @@ def report_html(report: SuiteReport) -> str:
         parts += [f"<li>{e(run)}</li>" for run in report.broke_character]
         parts.append("</ul>")
     parts.append("</table><h2>Failed runs</h2>")
-    failed = [c for c in report.calls if not c.passed]
+    failed = [c for c in report.calls if not c.passed and not c.broke_character]
     if not failed:
         parts.append("<p>none</p>")
     parts += [_failed_run(c) for c in failed]

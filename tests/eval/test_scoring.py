@@ -309,3 +309,18 @@ def test_the_gate_passes_every_run_passing_or_a_flake_whose_wilson_lower_bound_h
     assert flaky.passed and flaky.personas[0].passes == 5
     failing = gate_outcome(settings, [bad, bad, *[good] * 4])  # 4/6: 0.30
     assert not failing.passed and failing.verdict == "below the bound after reruns: persona_a 4/6 (lower 0.30)"
+
+
+def test_a_run_out_of_persona_is_skipped_in_junit_and_not_listed_as_failed(happy, clinic, tmp_path) -> None:
+    from xml.etree import ElementTree as ET
+
+    from voice_eval.report_files import write_report
+
+    good = judged(score_call(happy, clinic, result(clinic, RIGHT), seed=1))
+    broke = judged(good, in_persona=False, verdict="fail").model_copy(update={"seed": 2})
+    write_report(build_report(suite(), [good, broke], 1.0), tmp_path)
+    junit = ET.parse(tmp_path / "junit.xml").getroot()
+    assert (junit.get("failures"), junit.get("skipped")) == ("0", "1")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "broke character (excluded)</h2><ul>\n<li>persona_a seed 2</li>" in page
+    assert "<h2>Failed runs</h2>\n<p>none</p>" in page
