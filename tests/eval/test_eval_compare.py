@@ -63,7 +63,7 @@ def test_a_weakened_spec_scores_measurably_worse_on_the_same_seed(runs) -> None:
     assert "ours is better" in out
     (persona,) = cmp["other_personas"]
     assert persona["scenario"] == "agent_tries_to_close_early" and persona["passes"] == 0
-    assert "ended by the agent after 1 of" in out  # why the weakened spec's run failed, as it finished
+    assert "ended by the agent after" in out  # why the weakened spec's run failed, as it finished
 
 
 def test_two_identical_specs_show_no_detectable_difference(runs) -> None:  # type: ignore[no-untyped-def]
