@@ -108,8 +108,9 @@ def load_suite(path: str | Path) -> tuple[Suite, list[Path]]:
         suite = Suite.model_validate(data)
     except (OSError, yaml.YAMLError) as exc:
         raise SuiteError(f"{path}: {exc}") from exc
-    except ValidationError as exc:
-        raise SuiteError(f"{path}: {exc}") from exc
+    except ValidationError as exc:  # one line: where, and what is wrong there
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'suite'}: {e['msg']}" for e in exc.errors())
+        raise SuiteError(f"{path}: {problems}") from exc
     if suite.agent is not None:
         suite = suite.model_copy(update={"agent": (path.parent / suite.agent).resolve()})
         _check_personas(suite)

@@ -123,3 +123,7 @@ def test_a_persona_that_names_what_the_agent_lacks_is_a_suite_error(tmp_path: Pa
     path.write_text(yaml.safe_dump({"name": "s", "personas": [BASE]}), encoding="utf-8")
     with pytest.raises(SuiteError, match="need the `agent`"):
         load_suite(path)
+    typo = {**suite, "personas": [{**BASE, "temperament": "ramblin"}]}
+    path.write_text(yaml.safe_dump(typo), encoding="utf-8")
+    with pytest.raises(SuiteError, match=r"personas\.0\.temperament: Input should be 'terse'"):
+        load_suite(path)  # one line that says where and what
