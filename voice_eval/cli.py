@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,8 @@ from .suite import SuiteError, load_suite
 
 if TYPE_CHECKING:
     from .scoring import CallScore
+
+    Placed = tuple[list[CallScore], list[str]]  # the runs scored, and the runs that broke
 
 
 def _at_least_one(text: str) -> int:
@@ -48,6 +51,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="CI mode: pass when every run passes; else rerun failing personas (the suite's gate.reruns) "
         "and require each one's Wilson lower bound >= gate.min_lower_bound",
+    )
+    p.add_argument(
+        "--judge",
+        choices=["stand-in", "openai"],
+        default="stand-in",
+        help="who answers the rubric: the offline stand-in (default) or OpenAI (OPENAI_API_KEY; the suite's "
+        "judge_model, temperature 0; OPENAI_BASE_URL is honoured)",
     )
     p.add_argument("--online", action="store_true", help="the online tier (not built yet: says so and exits 2)")
     p.add_argument("--list", action="store_true", help="list the calls the suite would place, and stop")
@@ -85,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.scenario import ScenarioError
     from voice_agent.spec import SpecError, load_spec
 
-    from .offline import planned_calls, run_calls
+    from .offline import PlannedCall, planned_calls, run_calls
     from .report import build_report, compare, gate_outcome, print_report, tier_label
     from .report_files import write_report
 
@@ -103,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         plan = planned_calls(suite, files)
         if args.compare:
             load_spec(args.compare)
+        if args.judge == "openai" and not os.environ.get("OPENAI_API_KEY"):
+            raise SuiteError("--judge openai needs OPENAI_API_KEY in the environment")
     except (SuiteError, ScenarioError, SpecError) as err:
         return _fail(err)
     if args.list:
@@ -117,19 +129,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {len(plan)} runs, {at_once} at a time...", flush=True)
     progress = Progress(len(plan))
     started = time.monotonic()
-    calls, errors = asyncio.run(run_calls(suite, plan, concurrency=at_once, on_call=None if quiet else progress))
+
+    def place(
+        calls: list[PlannedCall], counter: Progress, agent: Path | None = None
+    ) -> tuple[list[CallScore], list[str]]:
+        on_call = None if quiet else counter
+        return asyncio.run(
+            run_calls(suite, calls, concurrency=at_once, on_call=on_call, agent=agent, judge_kind=args.judge)
+        )
+
+    calls, errors = place(plan, progress)
     gate = None
     if args.gate:
         failing = {c.scenario for c in calls if not c.passed and not c.broke_character}
-        reruns = [c for c in planned_calls(suite, files, first=suite.repeats, count=suite.gate.reruns)]
+        reruns = planned_calls(suite, files, first=suite.repeats, count=suite.gate.reruns)
         reruns = [c for c in reruns if c.persona in failing]
         if reruns:
             if not quiet:
                 print(f"Gate: rerunning {len(failing)} failing personas, {suite.gate.reruns} more runs each...")
             progress.planned += len(reruns)
-            more, more_errors = asyncio.run(
-                run_calls(suite, reruns, concurrency=at_once, on_call=None if quiet else progress)
-            )
+            more, more_errors = place(reruns, progress)
             calls, errors = calls + more, errors + more_errors
         gate = gate_outcome(suite, calls)
     report = build_report(suite, calls, time.monotonic() - started, errors=errors)
@@ -138,10 +157,7 @@ def run(args: argparse.Namespace) -> int:
     if args.compare:
         if not quiet:
             print(f"The same runs with {args.compare}...", flush=True)
-        other = Path(args.compare)
-        theirs_calls, theirs_errors = asyncio.run(
-            run_calls(suite, plan, concurrency=at_once, on_call=None if quiet else Progress(len(plan)), agent=other)
-        )
+        theirs_calls, theirs_errors = place(plan, Progress(len(plan)), Path(args.compare))
         theirs = build_report(suite, theirs_calls, 0.0, errors=theirs_errors)
         report = report.model_copy(update={"comparison": compare(report, theirs, args.compare)})
     text = report.model_dump_json(indent=2)

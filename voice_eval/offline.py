@@ -12,11 +12,12 @@ calls divided by `concurrency`.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from openai import OpenAI
 
@@ -26,7 +27,7 @@ from simulator.scenario import Scenario, load_scenario
 from voice_agent.spec import AgentSpec, load_spec
 
 from . import judge_standin
-from .judge import SCHEMA_NAME, JudgeRequest, ask_judge, brief
+from .judge import SCHEMA_NAME, JudgeError, JudgeRequest, ask_judge, brief
 from .persona import Persona, play
 from .scoring import CallScore, score_call
 from .suite import Suite
@@ -59,6 +60,23 @@ class Judge:
     client: OpenAI
     model: str
     requests: Callable[[], list[dict[str, Any]]]  # the bodies the stand-in received
+
+
+JudgeKind = Literal["stand-in", "openai"]
+
+
+@asynccontextmanager
+async def open_judge(kind: JudgeKind, model: str) -> AsyncIterator[Judge]:
+    """`openai`: the real service (OPENAI_API_KEY; OPENAI_BASE_URL when set, as the SDK reads it),
+    the same SDK call as the stand-in's; `stand-in`: the offline judge."""
+    if kind == "stand-in":
+        async with standin_judge() as judge:
+            yield judge
+        return
+    key = os.environ.get("OPENAI_API_KEY")
+    if not key:
+        raise JudgeError("the openai judge needs OPENAI_API_KEY")
+    yield Judge(OpenAI(api_key=key), model, list)
 
 
 @asynccontextmanager
@@ -102,10 +120,11 @@ async def run_calls(
     concurrency: int | None = None,
     on_call: Callable[[CallScore], None] | None = None,
     agent: Path | None = None,
+    judge_kind: JudgeKind = "stand-in",
 ) -> tuple[list[CallScore], list[str]]:
     """The calls scored, and the calls that broke (the harness or the stack raised): never skipped."""
     gate = asyncio.Semaphore(concurrency or suite.concurrency)
-    async with standin_judge() as judge:
+    async with open_judge(judge_kind, suite.judge_model) as judge:
         outcomes = await asyncio.gather(
             *(_one(suite, call, gate, judge if suite.personas else None, on_call, agent) for call in plan),
             return_exceptions=True,

@@ -73,6 +73,7 @@ class Suite(_Strict):
     personas: list[Persona] = []
     rubric: list[Criterion] = []
     gate: GateSettings = GateSettings()
+    judge_model: str = "gpt-4.1-mini"  # with --judge openai (the stand-in ignores it)
     repeats: Annotated[int, Field(ge=1, le=100)] = 1  # each scenario this many times, seeds scenario's, +1, +2...
     concurrency: Annotated[int, Field(ge=1, le=16)] = 2  # calls at once (real-time audio: ~2 per core)
     transport: Literal["udp", "tcp", "tls"] = "udp"

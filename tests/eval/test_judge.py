@@ -93,3 +93,36 @@ def test_the_judge_is_one_sdk_call_at_temperature_0_with_structured_output() -> 
     schema = fmt["json_schema"]["schema"]
     assert schema["additionalProperties"] is False and set(schema["required"]) == set(schema["properties"])
     assert JudgeRequest.model_validate(json.loads(body["messages"][-1]["content"])) == GOOD  # type: ignore[index]
+
+
+def test_the_openai_judge_is_the_same_call_to_whatever_endpoint_the_environment_names(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from voice_eval.offline import open_judge
+
+    async def judge_through_env() -> tuple[Judgment, str, int]:
+        async with standin_judge() as standin:  # plays the service at OPENAI_BASE_URL
+            monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+            monkeypatch.setenv("OPENAI_BASE_URL", str(standin.client.base_url))
+            async with open_judge("openai", "gpt-4.1-mini") as judge:
+                judged = await asyncio.to_thread(ask_judge, judge.client, judge.model, GOOD)
+            sent = standin.requests()
+            return judged, str(sent[0]["model"]), len(sent)
+
+    judged, model, count = asyncio.run(judge_through_env())
+    assert verdicts(judged) == {"no_time": "pass", "fallback": "pass", "kind": "unsure"}
+    assert (model, count) == ("gpt-4.1-mini", 1)
+
+
+def test_the_openai_judge_without_a_key_is_refused_before_any_call(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from ..conftest import ROOT
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    suite = ROOT / "scenarios" / "suites" / "riverside.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "voice_agent_cli", "eval", str(suite), "--judge", "openai"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "error: --judge openai needs OPENAI_API_KEY in the environment\n"
