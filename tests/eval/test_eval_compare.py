@@ -26,7 +26,7 @@ WEAKENED = Path(__file__).parent / "agents" / "riverside_weakened.yaml"
 
 async def _eval(suite: Path, other: Path, report: Path) -> tuple[int, str, dict[str, Any]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voice_agent_cli", "eval", str(suite), "--compare", str(other),
+        sys.executable, "-m", "voice_agent_cli", "eval", str(suite), "--compare", str(other), "--gate",
         "--concurrency", "1", "--report", str(report),
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -61,6 +61,9 @@ def test_a_weakened_spec_scores_measurably_worse_on_the_same_seed(runs) -> None:
     assert cmp["difference"] == 1.0 and cmp["interval"][0] > 0 and cmp["detectable"]
     assert cmp["verdict"] == "ours is better"
     assert "ours is better" in out
+    # --gate: the shipped spec's one run passed, so nothing is rerun and the gate passes (exit 0 above).
+    assert report["gate"]["passed"] and report["gate"]["verdict"] == "every run passed"
+    assert "gate: PASS: every run passed" in out and "rerunning" not in out
     (persona,) = cmp["other_personas"]
     assert persona["scenario"] == "agent_tries_to_close_early" and persona["passes"] == 0
     assert "ended by the agent after" in out  # why the weakened spec's run failed, as it finished

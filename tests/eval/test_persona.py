@@ -127,3 +127,13 @@ def test_a_persona_that_names_what_the_agent_lacks_is_a_suite_error(tmp_path: Pa
     path.write_text(yaml.safe_dump(typo), encoding="utf-8")
     with pytest.raises(SuiteError, match=r"personas\.0\.temperament: Input should be 'terse'"):
         load_suite(path)  # one line that says where and what
+
+
+def test_a_gate_reruns_a_persona_on_the_seeds_after_its_runs() -> None:
+    from voice_eval.offline import planned_calls
+
+    suite, files = load_suite(RIVERSIDE)
+    first = planned_calls(suite.model_copy(update={"repeats": 3}), files)
+    assert [c.seed for c in first if c.persona == "terse_booker"] == [1, 2, 3]
+    reruns = planned_calls(suite, files, first=3, count=suite.gate.reruns)
+    assert [c.seed for c in reruns if c.persona == "terse_booker"] == [4, 5, 6, 7, 8]
