@@ -87,10 +87,6 @@ def transcript_lines(transcript: Sequence[Turn]) -> list[TranscriptLine]:
     return [TranscriptLine(seq=t.seq, speaker=t.speaker, text=t.text) for t in transcript if t.text]
 
 
-def _schema() -> dict[str, object]:
-    return Judgment.model_json_schema()
-
-
 def ask_judge(client: OpenAI, model: str, request: JudgeRequest) -> Judgment:
     completion = client.chat.completions.create(
         model=model,
@@ -101,7 +97,7 @@ def ask_judge(client: OpenAI, model: str, request: JudgeRequest) -> Judgment:
         ],
         response_format={
             "type": "json_schema",
-            "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": _schema()},
+            "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": Judgment.model_json_schema()},
         },
     )
     content = completion.choices[0].message.content if completion.choices else None

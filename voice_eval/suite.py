@@ -91,6 +91,8 @@ class Suite(_Strict):
         names = [p.name for p in self.personas]
         if len(set(names)) != len(names):
             raise ValueError(f"persona names must be unique: {sorted(n for n in set(names) if names.count(n) > 1)}")
+        if self.rubric and not self.personas:
+            raise ValueError("a `rubric` is judged on persona calls: this suite has no `personas`")
         ids = [c.id for c in self.rubric]
         if len(set(ids)) != len(ids):
             raise ValueError("rubric ids must be unique")

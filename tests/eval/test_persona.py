@@ -137,3 +137,11 @@ def test_a_gate_reruns_a_persona_on_the_seeds_after_its_runs() -> None:
     assert [c.seed for c in first if c.persona == "terse_booker"] == [1, 2, 3]
     reruns = planned_calls(suite, files, first=3, count=suite.gate.reruns)
     assert [c.seed for c in reruns if c.persona == "terse_booker"] == [4, 5, 6, 7, 8]
+
+
+def test_a_rubric_needs_personas_to_judge(tmp_path: Path) -> None:
+    path = tmp_path / "suite.yaml"
+    rubric = [{"id": "kind", "text": "Is kind."}]
+    path.write_text(yaml.safe_dump({"name": "s", "scenarios": ["x.yaml"], "rubric": rubric}), encoding="utf-8")
+    with pytest.raises(SuiteError, match="no `personas`"):
+        load_suite(path)
