@@ -88,7 +88,10 @@ class SuiteReport(BaseModel):
 def tier_label(tier: str) -> str:
     """Which tier ran, said the same way in every output."""
     if tier == "offline":
-        return "OFFLINE tier: stand-in model, persona LLM and judge; measures the harness and product, not the model"
+        return (
+            "OFFLINE tier: the project's stand-ins play the model (and the persona LLM and judge); "
+            "this measures the harness and the product around the model, not the model"
+        )
     return f"{tier.upper()} tier"
 
 
