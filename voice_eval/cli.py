@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -38,7 +39,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("suite", metavar="SUITE.yaml")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
     p.add_argument("--out", metavar="FILE", help="also write the report as JSON to FILE")
-    p.add_argument("--report", metavar="DIR", help="write report.json, junit.xml and report.html into DIR")
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write report.json, junit.xml and report.html into DIR (default: .local/eval/SUITE_NAME)",
+    )
+    p.add_argument("--no-report", action="store_true", help="write no report files")
     p.add_argument("--runs", type=_at_least_one, metavar="K", help="runs per scenario (default: the suite's repeats)")
     p.add_argument("--concurrency", type=_at_least_one, metavar="N", help="calls at once (default: the suite's)")
     p.add_argument(
@@ -164,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text + "\n", encoding="utf-8")
-    written = write_report(report, args.report) if args.report else []
+    folder = args.report or Path(".local", "eval", re.sub(r"[^A-Za-z0-9._-]+", "-", suite.name))
+    written = [] if args.no_report else write_report(report, folder)
     if args.json:
         print(text)
     else:
