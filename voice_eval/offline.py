@@ -3,9 +3,10 @@
 Each call is `simulator.runner.run_scenario`, exactly what `voice-agent simulate` runs: its own
 local world (moto, the OpenAI stand-in with the call's knobs, the real bridge), a simulated
 caller speaking over a real SIP/RTP call on loopback, then the post-call pass. A persona is played
-for its seed by the stand-in persona LLM (persona.play) into that same scenario form. When the
-suite has personas or a rubric, one stand-in judge (judge_standin.py behind the simulator's HTTP
-API) answers the judge's SDK calls. Calls speak in real time, so a suite takes about as long as its
+for its seed by the stand-in persona LLM (persona.play) into that same scenario form, and each
+persona run is judged (judge.py): by one stand-in judge for the whole suite (judge_standin.py
+behind the simulator's HTTP API), or with `--judge openai` by OpenAI, through the same SDK call.
+Calls speak in real time, so a suite takes about as long as its
 calls divided by `concurrency`.
 """
 
