@@ -215,7 +215,7 @@ class SimulatedCaller:
                 start_at = loop.time() if onset is None else onset.start + turn.barge_in_after_ms / 1000
             else:
                 await self._agent_finishes(leg, since)
-                start_at = loop.time()
+                start_at = loop.time() + turn.silence_before_ms / 1000
             if turn.hang_up:
                 return  # the BYE follows in _speak_scenario
             if last_end is not None:

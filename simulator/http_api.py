@@ -94,12 +94,20 @@ class HttpApi:
             raise HttpError(400, "The simulated extractor answers only response_format json_schema.", "invalid_value")
         users = [m for m in data["messages"] if m.get("role") == "user"]
         if not users or not isinstance(users[-1].get("content"), str):
-            raise HttpError(400, "The last user message must carry the extraction request as JSON text.")
-        try:
-            request = ExtractionRequest.model_validate_json(users[-1]["content"])
-        except ValidationError as exc:
-            raise HttpError(400, f"Extraction request does not match the contract: {exc}") from exc
-        content = extract(request, self.config.scenario).model_dump_json()
+            raise HttpError(400, "The last user message must carry the request as JSON text.")
+        schema = str((response_format.get("json_schema") or {}).get("name", ""))
+        answer = self.config.chat_answerers.get(schema)
+        if answer is not None:  # another stand-in LLM registered by its schema name (an eval's judge)
+            try:
+                content = answer(users[-1]["content"])
+            except ValidationError as exc:
+                raise HttpError(400, f"Request does not match the {schema} contract: {exc}") from exc
+        else:
+            try:
+                request = ExtractionRequest.model_validate_json(users[-1]["content"])
+            except ValidationError as exc:
+                raise HttpError(400, f"Extraction request does not match the contract: {exc}") from exc
+            content = extract(request, self.config.scenario).model_dump_json()
         digest = hashlib.sha256(users[-1]["content"].encode()).hexdigest()[:24]
         reply = {
             "id": f"chatcmpl-{digest}",

@@ -86,7 +86,7 @@ def check_expectations(scenario: Scenario, spec: AgentSpec, result: dict[str, An
 
 
 async def run_scenario(
-    scenario_path: str | Path,
+    scenario_path: str | Path | Scenario,
     *,
     transport: Literal["udp", "tcp", "tls"] = "udp",
     seed: int | None = None,
@@ -97,7 +97,9 @@ async def run_scenario(
     """``tls``: SIP over TLS and SRTP media, with throwaway loopback certificates. ``seed``: the
     stand-in model's, instead of the scenario's (an evaluation suite's repeats). ``agent``: another
     agent spec to answer the same caller (an evaluation's comparison); checked like the scenario's."""
-    scenario = load_scenario(scenario_path)
+    # A Scenario object: one built in memory (an evaluation's persona, played for a seed), already checked.
+    scenario = scenario_path if isinstance(scenario_path, Scenario) else load_scenario(scenario_path)
+    name = f"{scenario.agent.stem}:seed {scenario.seed}" if isinstance(scenario_path, Scenario) else str(scenario_path)
     if agent is not None:
         scenario = scenario.model_copy(update={"agent": Path(agent).resolve()})
         check_against_agent(scenario)
@@ -117,7 +119,7 @@ async def run_scenario(
         caller = SimulatedCaller(scenario, "127.0.0.1", port, options=options)
         caller_result = await caller.run()
         call_id = await asyncio.wait_for(world.router.finished.get(), CALL_FLUSH_TIMEOUT_S)
-        return await asyncio.to_thread(_collect, world, scenario, str(scenario_path), call_id, caller_result)
+        return await asyncio.to_thread(_collect, world, scenario, name, call_id, caller_result)
     finally:
         await world.close()
         if tls is not None:

@@ -24,6 +24,9 @@ class Turn(_Strict):
     barge_in_after_ms: Annotated[int, Field(ge=0)] | None = None
     # Silence inside the turn, longer than the VAD's: the server commits it as two segments.
     mid_turn_pause_ms: Annotated[int, Field(ge=250, le=10_000)] | None = None
+    # The caller says nothing this long after the agent finishes, then speaks (a caller gone quiet:
+    # longer than the spec's idle_seconds, the agent prompts first).
+    silence_before_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
     hang_up: bool = False
 
     @model_validator(mode="after")
@@ -32,6 +35,8 @@ class Turn(_Strict):
             raise ValueError("a turn either has `say` or is `hang_up: true`")
         if self.hang_up and (self.means or self.barge_in_after_ms is not None or self.mid_turn_pause_ms is not None):
             raise ValueError("a hang_up turn carries nothing else")
+        if self.silence_before_ms and self.barge_in_after_ms is not None:
+            raise ValueError("a turn either waits in silence or barges in, not both")
         if self.mid_turn_pause_ms is not None and len((self.say or "").split()) < 2:
             raise ValueError("`mid_turn_pause_ms` needs a `say` of at least two words to pause between")
         return self

@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -55,6 +56,9 @@ class SimulatorConfig:
     session_limit_s: float = 3600.0
     engine: speech.Engine = "auto"
     first_audio_ms: int | None = None  # overrides the scenario knob when set
+    # Stand-ins for other chat-completions LLMs, by their response_format json_schema name: the
+    # request's last user message in, the reply's content out (an evaluation's judge).
+    chat_answerers: dict[str, Callable[[str], str]] = field(default_factory=dict)
 
 
 class SimulatorHandle:
@@ -73,6 +77,11 @@ class SimulatorHandle:
         self.port = port
         self.url = f"ws://{host}:{port}/v1"  # AsyncOpenAI(websocket_base_url=...)
         self.http_url = f"http://{host}:{port}/v1"  # AsyncOpenAI(base_url=...); enough on its own
+
+    @property
+    def http_requests(self) -> list[dict[str, Any]]:
+        """Every chat-completions request body received, in order."""
+        return list(self._front.api.requests)
 
     async def close(self) -> None:
         self._ws.close()

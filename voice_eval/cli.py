@@ -9,11 +9,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import re
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .suite import SuiteError, load_suite
+
+if TYPE_CHECKING:
+    from .scoring import CallScore
+
+    Placed = tuple[list[CallScore], list[str]]  # the runs scored, and the runs that broke
 
 
 def _at_least_one(text: str) -> int:
@@ -31,7 +39,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("suite", metavar="SUITE.yaml")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
     p.add_argument("--out", metavar="FILE", help="also write the report as JSON to FILE")
-    p.add_argument("--report", metavar="DIR", help="write report.json, junit.xml and report.html into DIR")
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write report.json, junit.xml and report.html into DIR (default: .local/eval/SUITE_NAME)",
+    )
+    p.add_argument("--no-report", action="store_true", help="write no report files")
     p.add_argument("--runs", type=_at_least_one, metavar="K", help="runs per scenario (default: the suite's repeats)")
     p.add_argument("--concurrency", type=_at_least_one, metavar="N", help="calls at once (default: the suite's)")
     p.add_argument(
@@ -39,6 +52,20 @@ def register(subparsers: Any) -> None:
         metavar="OTHER_SPEC.yaml",
         help="also run the same scenarios and seeds with this agent spec; report the paired difference",
     )
+    p.add_argument(
+        "--gate",
+        action="store_true",
+        help="CI mode: pass when every run passes; else rerun failing personas (the suite's gate.reruns) "
+        "and require each one's Wilson lower bound >= gate.min_lower_bound",
+    )
+    p.add_argument(
+        "--judge",
+        choices=["stand-in", "openai"],
+        default="stand-in",
+        help="who answers the rubric: the offline stand-in (default) or OpenAI (OPENAI_API_KEY; the suite's "
+        "judge_model, temperature 0; OPENAI_BASE_URL is honoured)",
+    )
+    p.add_argument("--online", action="store_true", help="the online tier (not built yet: says so and exits 2)")
     p.add_argument("--list", action="store_true", help="list the calls the suite would place, and stop")
     p.set_defaults(run=run)
 
@@ -48,16 +75,43 @@ def _fail(err: Exception) -> int:
     return 2
 
 
+class Progress:
+    """One line per finished run: runs done of planned, passing so far, running model cost."""
+
+    def __init__(self, planned: int) -> None:
+        self.planned, self.done, self.passing, self.cost = planned, 0, 0, 0.0
+
+    def __call__(self, call: CallScore) -> None:
+        self.done += 1
+        self.passing += call.passed and not call.broke_character
+        self.cost += call.cost_usd or 0.0
+        verdict = "broke character" if call.broke_character else ("pass" if call.passed else "FAIL")
+        name = call.scenario.rsplit("/", 1)[-1].removesuffix(".yaml")
+        print(
+            f"  [{self.done}/{self.planned}] {name} seed {call.seed}: {verdict} ({call.duration_ms / 1000:.0f} s)"
+            f"  passing {self.passing}/{self.done}, cost ${self.cost:.4f}",
+            flush=True,
+        )
+        for failure in call.failures[:3]:
+            print(f"      {failure}", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     # The offline tier runs the simulator and the bridge: imported here, not when the CLI starts.
     from simulator.scenario import ScenarioError
     from voice_agent.spec import SpecError, load_spec
 
-    from .offline import planned_calls, run_offline
-    from .report import compare, print_report
+    from .offline import PlannedCall, planned_calls, run_calls
+    from .report import build_report, compare, gate_outcome, print_report, tier_label
     from .report_files import write_report
-    from .scoring import CallScore
 
+    if args.online:
+        print(
+            "error: the online tier (--online: the real model, an LLM persona caller, the LLM judge) is not built "
+            "yet; run without --online for the offline tier",
+            file=sys.stderr,
+        )
+        return 2
     try:
         suite, files = load_suite(args.suite)
         if args.runs is not None:
@@ -65,38 +119,65 @@ def run(args: argparse.Namespace) -> int:
         plan = planned_calls(suite, files)
         if args.compare:
             load_spec(args.compare)
+        if args.judge == "openai" and not os.environ.get("OPENAI_API_KEY"):
+            raise SuiteError("--judge openai needs OPENAI_API_KEY in the environment")
     except (SuiteError, ScenarioError, SpecError) as err:
         return _fail(err)
     if args.list:
-        for path, seed in plan:
-            print(f"{path} seed {seed}")
+        for call in plan:
+            print(f"{call.persona} seed {call.seed}")
         return 0
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     at_once = args.concurrency or suite.concurrency
-    if not args.json:
-        print(f"Suite {suite.name}: {len(plan)} calls on the {suite.tier} tier, {at_once} at a time...", flush=True)
+    quiet = args.json
+    if not quiet:
+        print(f"Suite {suite.name}, {tier_label(suite.tier)}", flush=True)
+        print(f"  {len(plan)} runs, {at_once} at a time...", flush=True)
+    progress = Progress(len(plan))
+    started = time.monotonic()
 
-    def progress(call: CallScore) -> None:
-        verdict = "ok" if call.expectations_passed else "FAIL"
-        print(f"  {Path(call.scenario).stem} seed {call.seed}: {verdict} ({call.duration_ms / 1000:.0f} s)", flush=True)
+    def place(
+        calls: list[PlannedCall], counter: Progress, agent: Path | None = None
+    ) -> tuple[list[CallScore], list[str]]:
+        on_call = None if quiet else counter
+        return asyncio.run(
+            run_calls(suite, calls, concurrency=at_once, on_call=on_call, agent=agent, judge_kind=args.judge)
+        )
 
-    on_call = None if args.json else progress
-    report = asyncio.run(run_offline(suite, files, concurrency=at_once, on_call=on_call))
+    calls, errors = place(plan, progress)
+    gate = None
+    if args.gate:
+        failing = {c.scenario for c in calls if not c.passed and not c.broke_character}
+        reruns = planned_calls(suite, files, first=suite.repeats, count=suite.gate.reruns)
+        reruns = [c for c in reruns if c.persona in failing]
+        if reruns:
+            if not quiet:
+                print(f"Gate: rerunning {len(failing)} failing personas, {suite.gate.reruns} more runs each...")
+            progress.planned += len(reruns)
+            more, more_errors = place(reruns, progress)
+            calls, errors = calls + more, errors + more_errors
+        gate = gate_outcome(suite, calls)
+    report = build_report(suite, calls, time.monotonic() - started, errors=errors)
+    if gate is not None:
+        report = report.model_copy(update={"gate": gate})
     if args.compare:
-        if not args.json:
-            print(f"The same calls with {args.compare}...", flush=True)
-        other = Path(args.compare)
-        theirs = asyncio.run(run_offline(suite, files, concurrency=at_once, on_call=on_call, agent=other))
+        if not quiet:
+            print(f"The same runs with {args.compare}...", flush=True)
+        theirs_calls, theirs_errors = place(plan, Progress(len(plan)), Path(args.compare))
+        theirs = build_report(suite, theirs_calls, 0.0, errors=theirs_errors)
         report = report.model_copy(update={"comparison": compare(report, theirs, args.compare)})
     text = report.model_dump_json(indent=2)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text + "\n", encoding="utf-8")
-    written = write_report(report, args.report) if args.report else []
+    folder = args.report or Path(".local", "eval", re.sub(r"[^A-Za-z0-9._-]+", "-", suite.name))
+    written = [] if args.no_report else write_report(report, folder)
     if args.json:
         print(text)
     else:
         print_report(report, sys.stdout)
         for path in written:
             print(f"  {path}")
+    if gate is not None:
+        return 0 if gate.passed and not errors else 1
     return 0 if report.passed else 1

@@ -1,72 +1,143 @@
 """The offline tier: every call of a suite through the whole local stack, a few at a time.
 
 Each call is `simulator.runner.run_scenario`, exactly what `voice-agent simulate` runs: its own
-local world (moto, the OpenAI stand-in with the scenario's knobs, the real bridge), a simulated
-caller speaking over a real SIP/RTP call on loopback, then the post-call pass. Calls speak in real
-time, so a suite takes about as long as its calls divided by `concurrency`.
+local world (moto, the OpenAI stand-in with the call's knobs, the real bridge), a simulated
+caller speaking over a real SIP/RTP call on loopback, then the post-call pass. A persona is played
+for its seed by the stand-in persona LLM (persona.play) into that same scenario form, and each
+persona run is judged (judge.py): by one stand-in judge for the whole suite (judge_standin.py
+behind the simulator's HTTP API), or with `--judge openai` by OpenAI, through the same SDK call.
+Calls speak in real time, so a suite takes about as long as its
+calls divided by `concurrency`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
+from openai import OpenAI
+
+from simulator import server
 from simulator.runner import run_scenario
-from simulator.scenario import load_scenario
-from voice_agent.spec import load_spec
+from simulator.scenario import Scenario, load_scenario
+from voice_agent.spec import AgentSpec, load_spec
 
-from .report import SuiteReport, build_report
+from . import judge_standin
+from .judge import SCHEMA_NAME, JudgeError, JudgeRequest, ask_judge, brief
+from .persona import Persona, play
 from .scoring import CallScore, score_call
 from .suite import Suite
 
 
-def planned_calls(suite: Suite, files: list[Path]) -> list[tuple[Path, int]]:
-    """(scenario file, seed) for every call: each scenario `repeats` times, seeds its own, +1, +2..."""
-    return [(path, load_scenario(path).seed + k) for path in files for k in range(suite.repeats)]
+@dataclass(frozen=True)
+class PlannedCall:
+    persona: str  # a persona's name, or a scenario file's path
+    seed: int
+    source: Path | Persona
+
+    def scenario(self, suite: Suite) -> Scenario:
+        if isinstance(self.source, Path):
+            return load_scenario(self.source)
+        assert suite.agent is not None  # the suite file requires it with personas
+        return play(self.source, suite.agent, load_spec(suite.agent).languages.default, self.seed)
+
+
+def planned_calls(suite: Suite, files: list[Path], *, first: int = 0, count: int | None = None) -> list[PlannedCall]:
+    """Every call: each scenario `repeats` times with seeds its own, +1, +2...; each persona with
+    seeds 1, 2, 3... `first`/`count`: runs first..first+count-1 instead (a gate's reruns)."""
+    runs = range(first, first + (suite.repeats if count is None else count))
+    plan = [PlannedCall(str(p), load_scenario(p).seed + n, p) for p in files for n in runs]
+    plan += [PlannedCall(p.name, n + 1, p) for p in suite.personas for n in runs]
+    return plan
+
+
+@dataclass(frozen=True)
+class Judge:
+    client: OpenAI
+    model: str
+    requests: Callable[[], list[dict[str, Any]]]  # the bodies the stand-in received
+
+
+JudgeKind = Literal["stand-in", "openai"]
+
+
+@asynccontextmanager
+async def open_judge(kind: JudgeKind, model: str) -> AsyncIterator[Judge]:
+    """`openai`: the real service (OPENAI_API_KEY; OPENAI_BASE_URL when set, as the SDK reads it),
+    the same SDK call as the stand-in's; `stand-in`: the offline judge."""
+    if kind == "stand-in":
+        async with standin_judge() as judge:
+            yield judge
+        return
+    key = os.environ.get("OPENAI_API_KEY")
+    if not key:
+        raise JudgeError("the openai judge needs OPENAI_API_KEY")
+    yield Judge(OpenAI(api_key=key), model, list)
+
+
+@asynccontextmanager
+async def standin_judge() -> AsyncIterator[Judge]:
+    """The offline judge: the simulator's HTTP API answering `eval_judgment` with the stand-in."""
+    handle = await server.start(None, chat_answerers={SCHEMA_NAME: judge_standin.answer})
+    try:
+        client = OpenAI(api_key="sk-local", base_url=handle.http_url, max_retries=0)
+        yield Judge(client, "stand-in-judge", lambda: handle.http_requests)
+    finally:
+        await handle.close()
 
 
 async def _one(
     suite: Suite,
-    path: Path,
-    seed: int,
+    call: PlannedCall,
     gate: asyncio.Semaphore,
+    judge: Judge | None,
     on_call: Callable[[CallScore], None] | None,
     agent: Path | None,
 ) -> CallScore:
+    scenario = call.scenario(suite)
     async with gate:
-        result = await run_scenario(path, transport=suite.transport, seed=seed, agent=agent)
-    scenario = load_scenario(path)
-    # Scored against the scenario's own spec, whichever spec answered: one ruler for both sides.
-    score = score_call(scenario, load_spec(scenario.agent), result, seed)
+        result = await run_scenario(scenario, transport=suite.transport, seed=call.seed, agent=agent)
+    # Scored against the suite's (or scenario's) own spec, whichever spec answered: one ruler for both sides.
+    spec: AgentSpec = load_spec(scenario.agent)
+    score = score_call(scenario, spec, result, call.seed).model_copy(update={"scenario": call.persona})
+    if judge is not None and isinstance(call.source, Persona):
+        request = JudgeRequest(persona=brief(call.source), rubric=suite.rubric, transcript=score.transcript)
+        judgment = await asyncio.to_thread(ask_judge, judge.client, judge.model, request)
+        score = score.model_copy(update={"judgment": judgment})
     if on_call is not None:
         on_call(score)
     return score
 
 
-async def run_offline(
+async def run_calls(
     suite: Suite,
-    files: list[Path],
+    plan: Sequence[PlannedCall],
     *,
     concurrency: int | None = None,
     on_call: Callable[[CallScore], None] | None = None,
     agent: Path | None = None,
-) -> SuiteReport:
-    """A call that breaks (the harness or the stack raised) is reported as an error, never skipped."""
-    started = time.monotonic()
+    judge_kind: JudgeKind = "stand-in",
+) -> tuple[list[CallScore], list[str]]:
+    """The calls scored, and the calls that broke (the harness or the stack raised): never skipped."""
     gate = asyncio.Semaphore(concurrency or suite.concurrency)
-    plan = planned_calls(suite, files)
-    outcomes = await asyncio.gather(
-        *(_one(suite, p, seed, gate, on_call, agent) for p, seed in plan), return_exceptions=True
-    )
+    async with open_judge(judge_kind, suite.judge_model) as judge:
+        outcomes = await asyncio.gather(
+            *(_one(suite, call, gate, judge if suite.personas else None, on_call, agent) for call in plan),
+            return_exceptions=True,
+        )
     calls: list[CallScore] = []
     errors: list[str] = []
-    for (path, seed), outcome in zip(plan, outcomes, strict=True):
+    for call, outcome in zip(plan, outcomes, strict=True):
         if isinstance(outcome, CallScore):
             calls.append(outcome)
         elif isinstance(outcome, Exception):
-            errors.append(f"{path.name} seed {seed}: {type(outcome).__name__}: {outcome}")
+            name = call.persona.rsplit("/", 1)[-1]
+            errors.append(f"{name} seed {call.seed}: {type(outcome).__name__}: {outcome}")
         else:
             raise outcome  # CancelledError, KeyboardInterrupt: not a call's failure
-    return build_report(suite, calls, time.monotonic() - started, errors=errors)
+    return calls, errors

@@ -55,12 +55,25 @@ class Comparison(BaseModel):
     verdict: str
 
 
+class GateOutcome(BaseModel):
+    """`--gate`: every run passed, or each failing persona, rerun, kept its Wilson lower bound up."""
+
+    passed: bool
+    reruns: int  # the most extra runs a persona may get
+    min_lower_bound: float
+    personas: list[PersonaSummary]  # the failing personas after their reruns
+    verdict: str
+
+
 class SuiteReport(BaseModel):
     suite: str
     tier: str
     wall_s: float
     runs: int  # per persona: the k of pass^k
-    calls: list[CallScore]
+    calls: list[CallScore]  # every run, those where the caller broke character included
+    broke_character: list[str] = []  # "persona seed N": excluded from every number below
+    rubric: dict[str, dict[str, int]] = {}  # criterion -> verdict -> runs
+    cost_usd_total: float | None = None
     personas: list[PersonaSummary]
     pass_rate_interval: tuple[float, float] | None  # bootstrap 95% over personas of their pass rates
     metrics: dict[str, float | None]
@@ -68,7 +81,18 @@ class SuiteReport(BaseModel):
     checks: list[Check]
     errors: list[str] = []  # calls that broke before they could be scored
     comparison: Comparison | None = None  # with --compare
+    gate: GateOutcome | None = None  # with --gate
     passed: bool
+
+
+def tier_label(tier: str) -> str:
+    """Which tier ran, said the same way in every output."""
+    if tier == "offline":
+        return (
+            "OFFLINE tier: the project's stand-ins play the model (and the persona LLM and judge); "
+            "this measures the harness and the product around the model, not the model"
+        )
+    return f"{tier.upper()} tier"
 
 
 def percentile(values: Sequence[int], q: float) -> float | None:
@@ -160,7 +184,21 @@ def check(metrics: dict[str, float | None], thresholds: dict[str, float]) -> lis
     return checks
 
 
-def build_report(suite: Suite, calls: Sequence[CallScore], wall_s: float, *, errors: Sequence[str] = ()) -> SuiteReport:
+def summarise_rubric(calls: Sequence[CallScore]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for call in calls:
+        for c in call.judgment.criteria if call.judgment else []:
+            counts = out.setdefault(c.id, {"pass": 0, "fail": 0, "unsure": 0})
+            counts[c.verdict] += 1
+    return out
+
+
+def build_report(
+    suite: Suite, everything: Sequence[CallScore], wall_s: float, *, errors: Sequence[str] = ()
+) -> SuiteReport:
+    # A run where the simulated caller broke character says nothing about the agent: reported, not scored.
+    calls = [c for c in everything if not c.broke_character]
+    costs = [c.cost_usd for c in everything if c.cost_usd is not None]
     fields = summarise_fields(calls)
     personas = summarise_personas(calls)
     metrics = compute_metrics(calls, fields, personas, suite.repeats)
@@ -170,7 +208,10 @@ def build_report(suite: Suite, calls: Sequence[CallScore], wall_s: float, *, err
         tier=suite.tier,
         wall_s=round(wall_s, 1),
         runs=suite.repeats,
-        calls=list(calls),
+        calls=list(everything),
+        broke_character=[f"{_name(c.scenario)} seed {c.seed}" for c in everything if c.broke_character],
+        rubric=summarise_rubric(calls),
+        cost_usd_total=round(sum(costs), 4) if costs else None,
         personas=personas,
         pass_rate_interval=bootstrap_mean([p.pass_rate for p in personas]) if personas else None,
         metrics=metrics,
@@ -197,6 +238,33 @@ def compare(ours: SuiteReport, theirs: SuiteReport, other_spec: str) -> Comparis
     )
 
 
+def _name(scenario: str) -> str:
+    return scenario.rsplit("/", 1)[-1].removesuffix(".yaml")
+
+
+def gate_outcome(suite: Suite, calls: Sequence[CallScore]) -> GateOutcome:
+    """Pass when every in-persona run passed; else each persona with a failing run (its reruns
+    already among `calls`) needs its Wilson lower bound at least the suite's `gate.min_lower_bound`."""
+    settings = suite.gate
+    failing = [p for p in summarise_personas([c for c in calls if not c.broke_character]) if p.passes < p.runs]
+    low = [p for p in failing if p.wilson_low < settings.min_lower_bound]
+    if not failing:
+        verdict = "every run passed"
+    elif not low:
+        verdict = f"failing personas held a Wilson lower bound >= {settings.min_lower_bound} after reruns"
+    else:
+        verdict = "below the bound after reruns: " + ", ".join(
+            f"{_name(p.scenario)} {p.passes}/{p.runs} (lower {p.wilson_low:.2f})" for p in low
+        )
+    return GateOutcome(
+        passed=bool(calls) and not low,
+        reruns=settings.reruns,
+        min_lower_bound=settings.min_lower_bound,
+        personas=failing,
+        verdict=verdict,
+    )
+
+
 def _shown(value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -204,11 +272,13 @@ def _shown(value: float | None) -> str:
 
 
 def print_report(report: SuiteReport, out: TextIO) -> None:
-    out.write(f"\nSuite {report.suite} ({report.tier} tier): {len(report.calls)} calls in {report.wall_s:.0f} s\n\n")
+    out.write(
+        f"\nSuite {report.suite} ({tier_label(report.tier)}): {len(report.calls)} calls in {report.wall_s:.0f} s\n\n"
+    )
     out.write(f"  {'scenario':<34} {'seed':>4}  {'expect':<6} {'fields ok':>9} {'wrong':>5} {'unsup':>5}")
     out.write(f"  {'ended by':<8} {'bye':>3} {'p50 ms':>6}\n")
     for c in report.calls:
-        name = c.scenario.rsplit("/", 1)[-1].removesuffix(".yaml")
+        name = _name(c.scenario)
         meant = [f for f in c.fields if f.outcome != "unsupported"]
         ok = sum(f.outcome == "correct" for f in meant)
         wrong = sum(f.outcome == "wrong" for f in meant)
@@ -228,7 +298,7 @@ def print_report(report: SuiteReport, out: TextIO) -> None:
         out.write(f" {s.missing:>7} {s.candidates:>7} {s.unsupported:>5}\n")
     out.write(f"\n  {'persona (scenario)':<34} {'passed':>7} {'rate':>5}  Wilson 95%\n")
     for p in report.personas:
-        name = p.scenario.rsplit("/", 1)[-1].removesuffix(".yaml")
+        name = _name(p.scenario)
         out.write(
             f"  {name:<34} {p.passes:>3}/{p.runs:<3} {p.pass_rate:>5.2f}  [{p.wilson_low:.2f}, {p.wilson_high:.2f}]\n"
         )
@@ -244,6 +314,17 @@ def print_report(report: SuiteReport, out: TextIO) -> None:
         out.write(f"  {name:<26} {_shown(value):>8}    {held} {verdict}\n")
     for error in report.errors:
         out.write(f"  error: {error}\n")
+    if report.rubric:
+        out.write("\n  rubric criterion            pass  fail unsure\n")
+        for criterion, n in report.rubric.items():
+            out.write(f"  {criterion:<26} {n['pass']:>5} {n['fail']:>5} {n['unsure']:>6}\n")
+    if report.broke_character:
+        out.write(f"\n  the caller broke character (excluded): {', '.join(report.broke_character)}\n")
+    if report.cost_usd_total is not None:
+        per_call = report.metrics["cost_usd_per_call"] or 0.0
+        out.write(f"  model cost: ${report.cost_usd_total:.4f} in all, ${per_call:.4f} per call (estimated)\n")
+    if (gate := report.gate) is not None:
+        out.write(f"\n  gate: {'PASS' if gate.passed else 'FAIL'}: {gate.verdict}\n")
     if (cmp := report.comparison) is not None:
         theirs = cmp.other_metrics["pass_hat_1"]
         out.write(f"\n  compared with {cmp.other_spec} (same scenarios and seeds):\n")

@@ -18,6 +18,9 @@ from voice_agent.evidence import normalise
 from voice_agent.field_values import Valid, validate_value
 from voice_agent.spec import AgentSpec, FieldType
 
+from .checks import asked_again_failures, ended_by_failures, evidence_failures, gate_failures, readback_failures
+from .judge import Judgment, TranscriptLine, transcript_lines
+
 # correct: the record holds what the caller meant (a refusal counts when the caller refused);
 # wrong: it holds something else; missing: it holds nothing (a candidate may be kept for the office);
 # unsupported: it holds a value or refusal for a field the caller never gave.
@@ -36,7 +39,7 @@ class FieldScore(BaseModel):
 
 
 class CallScore(BaseModel):
-    scenario: str
+    scenario: str  # the persona: its name, or the scenario file
     seed: int
     call_id: str
     answered: bool
@@ -51,6 +54,15 @@ class CallScore(BaseModel):
     latencies_ms: list[int]  # caller-perceived, one per answered turn
     cost_usd: float | None
     duration_ms: int
+    check_failures: list[str] = []  # checks.py: evidence, gate, read-back, who ended it, asked again
+    judgment: Judgment | None = None  # the rubric judge's, when the suite has a rubric or personas
+    transcript: list[TranscriptLine] = []
+    decision_lines: list[str] = []  # the call's decision lines as logged (PII masked)
+
+    @property
+    def broke_character(self) -> bool:
+        """The simulated caller left its persona: the run says nothing about the agent."""
+        return self.judgment is not None and not self.judgment.in_persona
 
     @property
     def incomplete(self) -> bool:
@@ -82,6 +94,9 @@ class CallScore(BaseModel):
             found.append(f"goodbyes heard: {self.goodbyes}")
         if self.missing_closing:
             found.append("ended by the agent without the closing heard")
+        found += self.check_failures
+        if self.judgment is not None:  # unsure counts as fail
+            found += [f"rubric {c.id}: {c.verdict}" for c in self.judgment.criteria if c.verdict != "pass"]
         return found
 
     @property
@@ -149,6 +164,14 @@ def score_call(scenario: Scenario, spec: AgentSpec, result: SimulationResult, se
             source = "live" if got is not None else None
             scores.append(FieldScore(field=name, outcome=outcome, meant=meant.get(name), got=got, source=source))
     caller = result.caller
+    checks = [
+        *evidence_failures(record, result.transcript),
+        *gate_failures(result.ended_by, result.decisions),
+        *readback_failures(spec, record, result.decisions),
+        *asked_again_failures(result.decisions),
+    ]
+    if scenario.expect.ended_by is None:  # a scenario's own `expect:` already says who ends it
+        checks += ended_by_failures(result.ended_by, scenario.caller.hangs_up)
     return CallScore(
         scenario=result.scenario,
         seed=seed,
@@ -165,4 +188,7 @@ def score_call(scenario: Scenario, spec: AgentSpec, result: SimulationResult, se
         latencies_ms=[t.latency_ms for t in caller.turns if t.latency_ms is not None],
         cost_usd=record.cost_usd,
         duration_ms=caller.duration_ms,
+        check_failures=checks,
+        transcript=transcript_lines(result.transcript),
+        decision_lines=[d.to_json() for d in result.decisions],
     )

@@ -1,7 +1,8 @@
-"""The suite file: which scenarios to run, how often, on which tier, and the bars the metrics must clear.
+"""The suite file: who calls (personas, or scenario files), how often, on which tier, the rubric
+the judge holds each call to, and the bars the metrics must clear.
 
-Strict like the scenario file: unknown keys, unknown metrics and patterns that match no scenario
-are errors, so a typo never silently drops a call or a bar.
+Strict like the scenario file: unknown keys, unknown metrics, patterns that match no scenario and
+persona facts the agent has no field for are errors, so a typo never silently drops a call or a bar.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from simulator.scenario import ScenarioError, check_against_agent
+
+from .persona import Persona, play
 
 # Every metric a threshold may name, and which way is better. `min`: the value must be at least
 # the threshold; `max`: at most. docs/eval.md says what each counts.
@@ -37,12 +42,38 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Criterion(_Strict):
+    """One rubric line in the business's words. `forbidden`/`expected`: phrases the business gives as
+    examples of breaking or meeting it (the judge sees them; the offline stand-in judge can decide only
+    with them, verbatim). `when_language`: it applies only to callers who speak that language."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    text: str
+    forbidden: list[str] = []
+    expected: list[str] = []
+    when_language: str | None = None
+
+
+class GateSettings(_Strict):
+    """`--gate`: pass when every run passes; else rerun each failing persona up to `reruns` more
+    times and require its Wilson 95% lower bound to be at least `min_lower_bound`."""
+
+    reruns: Annotated[int, Field(ge=0, le=20)] = 5
+    min_lower_bound: Annotated[float, Field(ge=0, le=1)] = 0.4
+
+
 class Suite(_Strict):
     name: str
-    # offline: the project's OpenAI stand-in plays the model (scripted, misbehaving as each scenario
-    # says); no network, no key, deterministic answers. The live tier (a real model) is not built yet.
+    # offline: the project's OpenAI stand-in plays the model (scripted by each call's `means`,
+    # misbehaving as its knobs say), a stand-in persona LLM the callers and a stand-in judge the
+    # rubric; no network, no key. The online tier is not built yet.
     tier: Literal["offline"] = "offline"
-    scenarios: Annotated[list[str], Field(min_length=1)]  # paths or glob patterns, relative to the suite file
+    scenarios: list[str] = []  # paths or glob patterns, relative to the suite file
+    agent: Path | None = None  # the spec the personas call (relative to the suite file)
+    personas: list[Persona] = []
+    rubric: list[Criterion] = []
+    gate: GateSettings = GateSettings()
+    judge_model: str = "gpt-4.1-mini"  # with --judge openai (the stand-in ignores it)
     repeats: Annotated[int, Field(ge=1, le=100)] = 1  # each scenario this many times, seeds scenario's, +1, +2...
     concurrency: Annotated[int, Field(ge=1, le=16)] = 2  # calls at once (real-time audio: ~2 per core)
     transport: Literal["udp", "tcp", "tls"] = "udp"
@@ -53,6 +84,18 @@ class Suite(_Strict):
         unknown = sorted(set(self.thresholds) - set(METRICS))
         if unknown:
             raise ValueError(f"unknown metrics in thresholds: {unknown}; known: {sorted(METRICS)}")
+        if not self.scenarios and not self.personas:
+            raise ValueError("a suite needs `personas` (with `agent`) or `scenarios`")
+        if self.personas and self.agent is None:
+            raise ValueError("`personas` need the `agent` spec they call")
+        names = [p.name for p in self.personas]
+        if len(set(names)) != len(names):
+            raise ValueError(f"persona names must be unique: {sorted(n for n in set(names) if names.count(n) > 1)}")
+        if self.rubric and not self.personas:
+            raise ValueError("a `rubric` is judged on persona calls: this suite has no `personas`")
+        ids = [c.id for c in self.rubric]
+        if len(set(ids)) != len(ids):
+            raise ValueError("rubric ids must be unique")
         return self
 
 
@@ -68,8 +111,12 @@ def load_suite(path: str | Path) -> tuple[Suite, list[Path]]:
         suite = Suite.model_validate(data)
     except (OSError, yaml.YAMLError) as exc:
         raise SuiteError(f"{path}: {exc}") from exc
-    except ValidationError as exc:
-        raise SuiteError(f"{path}: {exc}") from exc
+    except ValidationError as exc:  # one line: where, and what is wrong there
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'suite'}: {e['msg']}" for e in exc.errors())
+        raise SuiteError(f"{path}: {problems}") from exc
+    if suite.agent is not None:
+        suite = suite.model_copy(update={"agent": (path.parent / suite.agent).resolve()})
+        _check_personas(suite)
     files: list[Path] = []
     for pattern in suite.scenarios:
         found = [Path(p).resolve() for p in sorted(glob.glob(str(path.parent / pattern))) if Path(p).is_file()]
@@ -77,3 +124,19 @@ def load_suite(path: str | Path) -> tuple[Suite, list[Path]]:
             raise SuiteError(f"{path}: scenario {pattern!r} matches no file")
         files += [p for p in found if p not in files]
     return suite, files
+
+
+def _check_personas(suite: Suite) -> None:
+    """Every persona, played once, must name only what its agent has (fields, categories, providers)."""
+    from voice_agent.spec import SpecError, load_spec
+
+    assert suite.agent is not None
+    try:
+        spec = load_spec(suite.agent)
+    except SpecError as exc:
+        raise SuiteError(f"agent {suite.agent}: {exc}") from exc
+    for persona in suite.personas:
+        try:
+            check_against_agent(play(persona, suite.agent, spec.languages.default, seed=1))
+        except ScenarioError as exc:
+            raise SuiteError(f"persona {persona.name}: {exc}") from exc

@@ -1,9 +1,10 @@
-"""`voice-agent eval --compare`: the same caller and seed answered by two specs, scored by one ruler.
+"""`voice-agent eval --compare`: the same persona and seed answered by two specs, scored by one ruler.
 
-In `early_end_call` the model tries to end the call after the first answer. The shipped spec's
-gate refuses (the name, date of birth and number are still missing), so the call completes; a
-weakened spec with only the reason required lets it hang up, and the caller never gives the rest.
-The comparison must call the shipped spec better, and two identical specs indistinguishable.
+The shipped riverside suite's `agent_tries_to_close_early` persona meets a model that tries to end
+the call after the first answer. The shipped spec's gate refuses (the name, date of birth and
+number are still missing), so the call completes; a weakened spec with only the reason required
+lets it hang up, and the caller never gives the rest. The comparison must call the shipped spec
+better, and two identical specs indistinguishable.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ..conftest import EXAMPLE_SPEC, ROOT
 
@@ -24,7 +26,7 @@ WEAKENED = Path(__file__).parent / "agents" / "riverside_weakened.yaml"
 
 async def _eval(suite: Path, other: Path, report: Path) -> tuple[int, str, dict[str, Any]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voice_agent_cli", "eval", str(suite), "--compare", str(other),
+        sys.executable, "-m", "voice_agent_cli", "eval", str(suite), "--compare", str(other), "--gate",
         "--concurrency", "1", "--report", str(report),
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -36,8 +38,11 @@ async def _eval(suite: Path, other: Path, report: Path) -> tuple[int, str, dict[
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, dict[str, Any]]]:
     folder = tmp_path_factory.mktemp("compare")
+    shipped = yaml.safe_load((ROOT / "scenarios" / "suites" / "riverside.yaml").read_text(encoding="utf-8"))
+    (persona,) = [p for p in shipped["personas"] if p["name"] == "agent_tries_to_close_early"]
     suite = folder / "suite.yaml"
-    suite.write_text(f"name: compare\nscenarios: ['{ROOT}/scenarios/early_end_call.yaml']\n", encoding="utf-8")
+    text = {"name": "compare", "agent": str(EXAMPLE_SPEC), "rubric": shipped["rubric"], "personas": [persona]}
+    suite.write_text(yaml.safe_dump(text), encoding="utf-8")
     twin = folder / "twin.yaml"
     shutil.copy(EXAMPLE_SPEC, twin)
 
@@ -56,8 +61,12 @@ def test_a_weakened_spec_scores_measurably_worse_on_the_same_seed(runs) -> None:
     assert cmp["difference"] == 1.0 and cmp["interval"][0] > 0 and cmp["detectable"]
     assert cmp["verdict"] == "ours is better"
     assert "ours is better" in out
+    # --gate: the shipped spec's one run passed, so nothing is rerun and the gate passes (exit 0 above).
+    assert report["gate"]["passed"] and report["gate"]["verdict"] == "every run passed"
+    assert "gate: PASS: every run passed" in out and "rerunning" not in out
     (persona,) = cmp["other_personas"]
-    assert persona["passes"] == 0
+    assert persona["scenario"] == "agent_tries_to_close_early" and persona["passes"] == 0
+    assert "ended by the agent after" in out  # why the weakened spec's run failed, as it finished
 
 
 def test_two_identical_specs_show_no_detectable_difference(runs) -> None:  # type: ignore[no-untyped-def]

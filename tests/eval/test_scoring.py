@@ -10,6 +10,8 @@ import pytest
 from simulator.caller_result import CallerResult
 from simulator.runner import Expectations, SimulationResult
 from simulator.scenario import Scenario, load_scenario, parse_scenario
+from voice_agent.decisions import DecisionLine
+from voice_agent.record_store import Turn
 from voice_agent.record_view import CallRecord, RecordedField
 from voice_agent.spec import AgentSpec, load_spec
 from voice_eval.report import build_report, percentile
@@ -57,7 +59,8 @@ def result(
     fields: dict[str, RecordedField] = {}
     for f in spec.fields:
         if f.name in values:
-            fields[f.name] = RecordedField(status="value", value=values[f.name], source=source)  # type: ignore[arg-type]
+            quote = "s" if source == "backfill" else None  # the caller's turn says "s"
+            fields[f.name] = RecordedField(status="value", value=values[f.name], source=source, quote=quote, turn_seq=2)  # type: ignore[arg-type]
         elif f.name in declined:
             fields[f.name] = RecordedField(status="declined", source="live", quote="I'd rather not say")
         else:
@@ -81,8 +84,15 @@ def result(
         "rtp_frames_sent": 0, "rtp_frames_received": 0, "duration_ms": 40_000, "events": [],
     }  # fmt: skip
     failures = [] if expectations_passed else ["record.caller_name: expected 'Maria Lopez', got None"]
+    # What the tool log and transcript of a well-run call hold: the checks in voice_eval/checks.py read them.
+    transcript = [Turn(call_id="c1", seq=1, t_ms=0, speaker="agent", text="Hello"),
+                  Turn(call_id="c1", seq=2, t_ms=1, speaker="caller", text="s")]  # fmt: skip
+    decisions = [
+        DecisionLine(ts=1, call_id="c1", decision="readback", verdict="pass", reason="match", field="callback_number"),
+        DecisionLine(ts=2, call_id="c1", decision="end_call_gate", verdict="allow", reason="satisfied"),
+    ]
     return SimulationResult(
-        scenario=str(HAPPY), call_id="c1", record=record, transcript=[], decisions=[], goodbyes=goodbyes,
+        scenario=str(HAPPY), call_id="c1", record=record, transcript=transcript, decisions=decisions, goodbyes=goodbyes,
         ended_by=ended_by, latency=CallerResult.model_validate(caller).latency,  # type: ignore[arg-type]
         caller=CallerResult.model_validate(caller),
         expectations=Expectations(passed=expectations_passed, failures=failures),
@@ -266,3 +276,51 @@ def test_the_report_files_name_each_failed_run_and_bar(happy, clinic, tmp_path) 
     ]  # fmt: skip
     page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "t: FAILED" in page and "riverside_happy_path seed 8" in page and "wrong: callback_number" in page
+
+
+def judged(score: CallScore, *, in_persona: bool = True, verdict: str = "pass") -> CallScore:
+    from voice_eval.judge import Judgment
+
+    criteria = [{"id": "no_time", "verdict": verdict, "evidence": [], "reason": "r"}]
+    judgment = Judgment.model_validate({"in_persona": in_persona, "persona_evidence": [], "criteria": criteria})
+    return score.model_copy(update={"judgment": judgment, "scenario": "persona_a"})
+
+
+def test_the_judge_fails_a_run_on_fail_or_unsure_and_a_caller_out_of_persona_is_not_counted(happy, clinic) -> None:
+    good = score_call(happy, clinic, result(clinic, RIGHT), seed=1)
+    assert judged(good).passed
+    assert judged(good, verdict="unsure").failures == ["rubric no_time: unsure"]  # unsure counts as fail
+    broke = judged(good, in_persona=False, verdict="fail").model_copy(update={"seed": 2})
+    report = build_report(suite(), [judged(good), broke], 1.0)
+    assert report.broke_character == ["persona_a seed 2"]
+    (persona,) = report.personas
+    assert (persona.runs, persona.passes) == (1, 1)  # the broken run is reported, not scored
+    assert report.rubric == {"no_time": {"pass": 1, "fail": 0, "unsure": 0}} and len(report.calls) == 2
+
+
+def test_the_gate_passes_every_run_passing_or_a_flake_whose_wilson_lower_bound_holds(happy, clinic) -> None:
+    from voice_eval.report import gate_outcome
+
+    good = judged(score_call(happy, clinic, result(clinic, RIGHT), seed=1))
+    bad = judged(good, verdict="fail")
+    settings = Suite(name="t", scenarios=["x"], gate={"reruns": 5, "min_lower_bound": 0.4})
+    assert gate_outcome(settings, [good, good]).verdict == "every run passed"
+    flaky = gate_outcome(settings, [bad, *[good] * 5])  # 5/6: Wilson lower bound 0.44
+    assert flaky.passed and flaky.personas[0].passes == 5
+    failing = gate_outcome(settings, [bad, bad, *[good] * 4])  # 4/6: 0.30
+    assert not failing.passed and failing.verdict == "below the bound after reruns: persona_a 4/6 (lower 0.30)"
+
+
+def test_a_run_out_of_persona_is_skipped_in_junit_and_not_listed_as_failed(happy, clinic, tmp_path) -> None:
+    from xml.etree import ElementTree as ET
+
+    from voice_eval.report_files import write_report
+
+    good = judged(score_call(happy, clinic, result(clinic, RIGHT), seed=1))
+    broke = judged(good, in_persona=False, verdict="fail").model_copy(update={"seed": 2})
+    write_report(build_report(suite(), [good, broke], 1.0), tmp_path)
+    junit = ET.parse(tmp_path / "junit.xml").getroot()
+    assert (junit.get("failures"), junit.get("skipped")) == ("0", "1")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "broke character (excluded)</h2><ul>\n<li>persona_a seed 2</li>" in page
+    assert "<h2>Failed runs</h2>\n<p>none</p>" in page

@@ -44,7 +44,7 @@ def test_patterns_resolve_relative_to_the_suite_and_each_file_is_placed_once(tmp
     [
         ("name: t\nscenarios: [nowhere/*.yaml]\n", "matches no file"),
         ("name: t\nscenarios: [missing.yaml]\n", "matches no file"),
-        ("name: t\nscenarios: []\n", "at least 1"),
+        ("name: t\nscenarios: []\n", "needs `personas`"),
         ("name: t\nscenarios: [x.yaml]\nthresholds: {wrong_value: 0}\n", "unknown metrics in thresholds"),
         ("name: t\nscenarios: [x.yaml]\nrepeat: 3\n", "Extra inputs are not permitted"),
         ("name: t\nscenarios: [x.yaml]\ntier: live\n", "offline"),
