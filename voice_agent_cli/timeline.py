@@ -139,9 +139,9 @@ def draw(record: CallRecord, turns: Sequence[Turn], decisions: Sequence[Decision
         x = ms / 1000
         right = x > 0.8 * span_s  # read leftwards near the edge, so the label stays inside the plot
         width = (len(decision_label(d)) + 4) * char_s
-        start = x - width if right else x  # the stretch of axis the marker and its label take
+        taken_from = x - width if right else x  # the stretch of axis the marker and its label take
         row = next(
-            (r for r, free in enumerate(row_free_at) if free <= start),
+            (r for r, free in enumerate(row_free_at) if free <= taken_from),
             min(range(_DECISION_ROWS), key=row_free_at.__getitem__),
         )
         row_free_at[row] = x + char_s if right else x + width
