@@ -34,7 +34,7 @@ class AgentRoutes:
         self._lock = threading.Lock()
 
     def resolve(self, number: str) -> Route | None:
-        """Blocking (DynamoDB and, for a new version, S3): call it from a worker thread."""
+        """Blocking (DynamoDB reads on a cache miss): call it from a worker thread."""
         now = self._clock()
         with self._lock:
             hit = self._cache.get(number)
