@@ -15,6 +15,8 @@ from voice_agent.decisions import DecisionLog, ListSink
 from voice_agent.record_store import RecordStore
 from voice_agent.spec import AgentSpec, load_spec, spec_version
 
+from .scenario_runs import ScenarioRuns
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SPEC = ROOT / "agents" / "riverside_clinic.yaml"
 _ids = itertools.count(1)
@@ -23,6 +25,12 @@ _ids = itertools.count(1)
 @pytest.fixture(scope="session")
 def spec() -> AgentSpec:
     return load_spec(EXAMPLE_SPEC)
+
+
+@pytest.fixture(scope="session")
+def scenario_runs() -> ScenarioRuns:
+    """The shipped scenarios' calls, each placed once for the session (tests/bridge, tests/cli)."""
+    return ScenarioRuns()
 
 
 @pytest.fixture(scope="session")

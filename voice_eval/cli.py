@@ -16,8 +16,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .suite import SuiteError, load_suite
-
 if TYPE_CHECKING:
     from .scoring import CallScore
 
@@ -104,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from .offline import PlannedCall, planned_calls, run_calls
     from .report import build_report, compare, gate_outcome, print_report, tier_label
     from .report_files import write_report
+    from .suite import SuiteError, load_suite  # it reads scenarios: the simulator, absent from the image
 
     if args.online:
         print(

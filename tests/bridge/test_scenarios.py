@@ -2,8 +2,7 @@
 bridge, the simulated model misbehaving as the scenario says, the post-call pass, and the
 result checked against the scenario's expectations plus what each one is there to prove.
 
-Calls run a few at a time (each in its own local world; the caller speaks in real time, so a
-machine of two cores carries about four at once without bending their timing); one more goes
+Calls run a few at a time (tests/scenario_runs.py, which tests/cli reads too); one more goes
 through the `voice-agent simulate --json --tcp` command line as a user runs it.
 """
 
@@ -17,38 +16,28 @@ from pathlib import Path
 
 import pytest
 
-from simulator.runner import SimulationResult, run_scenario
+from simulator.runner import SimulationResult
 
 from ..conftest import ROOT
+from ..scenario_runs import ScenarioRuns
 
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 CLI_SCENARIO = ROOT / "scenarios" / "caller_hang_up.yaml"
-AT_ONCE = 4
 NO_MODEL = {"model_refuse_connect", "model_reject_session_update"}  # no session: nobody answers
 
 
-async def _bounded(path: Path, gate: asyncio.Semaphore) -> SimulationResult:
-    async with gate:
-        return await run_scenario(path)
-
-
-async def _all() -> tuple[dict[str, SimulationResult], subprocess.CompletedProcess[str]]:
-    cli = asyncio.create_subprocess_exec(
+async def _cli() -> subprocess.CompletedProcess[str]:
+    proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "voice_agent_cli", "simulate", str(CLI_SCENARIO), "--json", "--tcp", "--no-files",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    proc = await cli
-    gate = asyncio.Semaphore(AT_ONCE)
-    results, (out, err) = await asyncio.gather(
-        asyncio.gather(*(_bounded(p, gate) for p in SCENARIOS)), proc.communicate()
-    )
-    done = subprocess.CompletedProcess([], proc.returncode or 0, out.decode(), err.decode())
-    return {p.stem: r for p, r in zip(SCENARIOS, results, strict=True)}, done
+    out, err = await proc.communicate()
+    return subprocess.CompletedProcess([], proc.returncode or 0, out.decode(), err.decode())
 
 
 @pytest.fixture(scope="module")
-def runs() -> tuple[dict[str, SimulationResult], subprocess.CompletedProcess[str]]:
-    return asyncio.run(_all())
+def runs(scenario_runs: ScenarioRuns) -> tuple[dict[str, SimulationResult], subprocess.CompletedProcess[str]]:
+    return scenario_runs.get_alongside([p.stem for p in SCENARIOS], _cli())
 
 
 @pytest.fixture(scope="module")

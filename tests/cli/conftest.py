@@ -1,14 +1,14 @@
 """Calls the simulator really placed, written to disk as `make demo` and `voice-agent simulate` do
 (the S3 layout), once per session: the files `voice-agent calls`, `audit` and `timeline` read.
 
-Four scenarios at once over loopback SIP (about a minute): the demo call (a gate denial, a misread
-number caught, a barge-in, a second goodbye never played), a forgotten field backfilled after the
-call, a caller who hangs up with fields missing, and a call the system ends (no model session).
+Four scenarios over loopback SIP (about a minute; nothing when tests/bridge placed them already):
+the demo call (a gate denial, a misread number caught, a barge-in, a second goodbye never played),
+a forgotten field backfilled after the call, a caller who hangs up with fields missing, and a call
+the system ends (no model session).
 """
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from simulator.commands import write_call_files
-from simulator.runner import SimulationResult, run_scenario
+from simulator.runner import SimulationResult
 
 from ..conftest import ROOT
+from ..scenario_runs import ScenarioRuns
 
 SCENARIO_NAMES = ("riverside_demo", "forgotten_tool_call", "caller_hang_up", "model_refuse_connect")
 
@@ -30,18 +31,14 @@ class Archive:
     calls: dict[str, SimulationResult]  # by scenario name
 
 
-async def _place_calls() -> list[SimulationResult]:
-    return list(await asyncio.gather(*(run_scenario(ROOT / "scenarios" / f"{n}.yaml") for n in SCENARIO_NAMES)))
-
-
 @pytest.fixture(scope="session")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Archive:
+def archive(tmp_path_factory: pytest.TempPathFactory, scenario_runs: ScenarioRuns) -> Archive:
     root = tmp_path_factory.mktemp("archive")
-    results = asyncio.run(_place_calls())
-    for result in results:
+    results = scenario_runs.get(SCENARIO_NAMES)  # placed once: tests/bridge checks the same calls
+    for result in results.values():
         assert result.expectations.passed, (result.scenario, result.expectations.failures)
         write_call_files(result, root)
-    return Archive(root, dict(zip(SCENARIO_NAMES, results, strict=True)))
+    return Archive(root, results)
 
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
