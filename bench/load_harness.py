@@ -488,7 +488,7 @@ class Processes:
         return url
 
     def bridge(
-        self, model_url: str, aws: str, max_calls: int, lambda_url: str, event_loop: str
+        self, model_url: str, aws: str, max_calls: int, lambda_url: str, event_loop: str = "uvloop"
     ) -> tuple[subprocess.Popen[str], int]:
         """`voice-agent serve --local` on the fake model, the moto process and the Lambda stand-in
         (its decisions on stdout go nowhere: writing them stays in the measured CPU, as in production)."""
@@ -501,7 +501,7 @@ class Processes:
         wait_http(f"http://127.0.0.1:{health}/health", 90, "the bridge", proc, self)
         return proc, sip
 
-    def null_relay(self, model_url: str, event_loop: str) -> tuple[subprocess.Popen[str], int]:
+    def null_relay(self, model_url: str, event_loop: str = "uvloop") -> tuple[subprocess.Popen[str], int]:
         argv = [sys.executable, str(BENCH / "null_relay.py"), "--model-url", model_url, "--event-loop", event_loop]
         proc, port = self.ready_line("null_relay", argv)
         return proc, int(port)
