@@ -103,7 +103,11 @@ async def _run(caller: LoadCaller, plans: list[CallPlan], ramp: float, hold: flo
 def measure(
     target: str, event_loop: str, n: int, records: list[CallRecord], fake: FakeModelStats, window: dict[str, float]
 ) -> dict[str, Any]:
-    ingress, first_ingress, egress, jitter, drift = [], [], [], [], []  # first: the call's first burst
+    ingress: list[float] = []
+    first_ingress: list[float] = []  # the call's first burst
+    egress: list[float] = []
+    jitter: list[float] = []
+    drift: list[float] = []
     egress_clear: list[float] = []
     onsets = lost_onsets = lost_down = received = lost_up = 0
     for r in records:

@@ -364,7 +364,8 @@ class LoadCaller:
             active = _ActiveCall(plan, rtp, record)
             self.pacer.calls.add(active)
             hang = asyncio.ensure_future(hang_up.wait())
-            await asyncio.wait([hang, leg.hungup], return_when=asyncio.FIRST_COMPLETED)
+            waiters: list[asyncio.Future[Any]] = [hang, leg.hungup]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             hang.cancel()
             active.sending = False
             if not leg.hungup.done():
