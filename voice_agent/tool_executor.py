@@ -64,9 +64,10 @@ class ToolExecutor:
     def __init__(self, rt: CallRuntime) -> None:
         self.rt = rt
 
-    def execute(self, call: ToolCall) -> ToolReply:
+    def execute(self, call: ToolCall, meta: CallMeta | None = None) -> ToolReply:
+        """`meta`: the call's record as the caller already read it (else it is read here)."""
         rt = self.rt
-        meta = rt.store.get_call(call.call_id)
+        meta = meta or rt.store.get_call(call.call_id)
         if meta is None:
             return ToolReply(ok=False, output=steering.call_not_active(), error=f"unknown call {call.call_id}")
         try:
