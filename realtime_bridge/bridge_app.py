@@ -17,6 +17,7 @@ from realtime_bridge.agent_routes import AgentRoutes, Route
 from realtime_bridge.call import Call, CallSettings
 from realtime_bridge.call_finalizer import CallEndedSink, finalize_call
 from realtime_bridge.call_journal import CallJournal
+from realtime_bridge.journal_table import JournalTable
 from realtime_bridge.journal_writer import JournalWriter
 from realtime_bridge.realtime.client import RealtimeClient
 from realtime_bridge.rtp.session import RtpSession
@@ -38,6 +39,7 @@ HEARTBEAT_S = 15.0  # a live call's heartbeat; the reaper waits for several miss
 class BridgeDeps:
     routes: AgentRoutes  # dialled number -> agent and spec version
     store: RecordStore
+    journal: JournalTable  # the same table, for the journal writer's batches and heartbeats
     archive: ArchiveStore
     sink: CallEndedSink
     invoker: ToolInvoker
@@ -71,7 +73,7 @@ class CallRouter:
 
     def __init__(self, deps: BridgeDeps) -> None:
         self.deps = deps
-        self.writer = JournalWriter(deps.store, heartbeat_s=deps.heartbeat_s)
+        self.writer = JournalWriter(deps.journal, heartbeat_s=deps.heartbeat_s)
         self.sip: SipServer | None = None
         self.calls: dict[str, Call] = {}  # by SIP Call-ID
         self.ids: dict[str, str] = {}  # SIP Call-ID -> our call id
@@ -109,7 +111,7 @@ class CallRouter:
         route = self.routed.pop(info.call_id)
         self.running.add(call_id)
         self.writer.start()  # once, with the first call
-        journal = CallJournal(deps.store, call_id, writer=self.writer, on_turn=deps.turn_listener)
+        journal = CallJournal(call_id, self.writer, on_turn=deps.turn_listener)
         decisions = DecisionLog(
             *deps.decision_sinks,
             CallbackSink(journal.add_decision),

@@ -4,7 +4,7 @@ The journal keeps the call's transcript in memory (in speech order) and hands ev
 bridge's one `JournalWriter`, which batches them across calls on its own thread: nothing on the
 audio path waits for DynamoDB, and a crash loses at most the last fraction of a second. While
 the call runs the writer heartbeats it, so the reaper can find calls whose container died.
-Without a shared writer (a single call in a test) the journal runs a private one.
+A journal may own its writer instead (a single call in a test).
 """
 
 from __future__ import annotations
@@ -17,24 +17,22 @@ from typing import Literal
 from realtime_bridge.call_events import FillCallerTurn, ReserveTurn, WriteTurn
 from realtime_bridge.journal_writer import JournalWriter
 from voice_agent.decisions import DecisionLine
-from voice_agent.record_store import RecordStore, Turn
+from voice_agent.record_store import Turn
 
 
 class CallJournal:
     def __init__(
         self,
-        store: RecordStore,
         call_id: str,
+        writer: JournalWriter,
         *,
-        writer: JournalWriter | None = None,
-        heartbeat_s: float = 15.0,
-        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        own_writer: bool = False,  # a writer of its own (a single call in a test): started and stopped here
         on_turn: Callable[[Turn], None] | None = None,
     ) -> None:
         self._on_turn = on_turn
         self.call_id = call_id
-        self._own = writer is None  # no shared writer: this journal starts and stops its own
-        self._writer = writer or JournalWriter(store, heartbeat_s=heartbeat_s, clock_ms=clock_ms)
+        self._own = own_writer
+        self._writer = writer
         self._t0 = time.monotonic()
         self._started = False
         self.turns: list[Turn] = []  # in seq order: the order things were said

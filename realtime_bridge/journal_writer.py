@@ -26,6 +26,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from realtime_bridge.aws_http import HttpError
+from realtime_bridge.journal_table import JournalTable
 from voice_agent.decisions import DecisionLine
 from voice_agent.record_store import BATCH_WRITE_LIMIT, RecordStore, Turn
 
@@ -73,7 +75,7 @@ _STOP = object()
 class JournalWriter:
     def __init__(
         self,
-        store: RecordStore,
+        table: JournalTable,
         *,
         max_wait_s: float = 0.25,
         heartbeat_s: float = 15.0,
@@ -81,7 +83,7 @@ class JournalWriter:
         backoff: Backoff = Backoff(),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._store = store
+        self._table = table
         self._max_wait_s, self._heartbeat_s = max_wait_s, heartbeat_s
         self._clock_ms, self._backoff, self._sleep = clock_ms, backoff, sleep
         self._inbox: queue.SimpleQueue[Entry | _Watch | _Flush | object] = queue.SimpleQueue()
@@ -190,7 +192,7 @@ class JournalWriter:
             return None
 
     def _item(self, entry: Entry) -> Item:
-        return self._store.turn_item(entry) if isinstance(entry, Turn) else self._store.decision_item(entry)
+        return RecordStore.turn_item(entry) if isinstance(entry, Turn) else RecordStore.decision_item(entry)
 
     def _write(self, items: list[Item]) -> None:
         """Every item, in order, in batches of distinct keys (a batch may not name a key twice)."""
@@ -213,14 +215,14 @@ class JournalWriter:
                 self._sleep(delay)
             try:
                 self.requests += 1
-                left = self._store.put_batch(todo)
+                left = self._table.put_batch(todo)
             except ClientError as err:
                 if err.response.get("Error", {}).get("Code") in _TRANSIENT_CODES:
                     log.warning("journal batch of %d: %s; retrying", len(todo), err)
                     continue
                 self._isolate(todo, err)
                 return
-            except BotoCoreError as err:  # connection reset, timeout: the request may be retried as is
+            except (BotoCoreError, HttpError) as err:  # connection reset, timeout: retried as is
                 log.warning("journal batch of %d: %s; retrying", len(todo), err)
                 continue
             except Exception as err:  # never let the thread die: every later flush would wait forever
@@ -252,7 +254,7 @@ class JournalWriter:
         for call_id in due[:8]:  # a few per turn of the loop: turns never wait behind a sweep
             beats[call_id] = now + self._heartbeat_s
             try:
-                self._store.heartbeat(call_id, self._clock_ms())
+                self._table.heartbeat(call_id, self._clock_ms())
             except Exception:  # a missed beat is not a lost call: the reaper waits for several
                 log.exception("heartbeat failed for %s", call_id)
 

@@ -23,9 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from realtime_bridge import event_loop
 from realtime_bridge.agent_routes import AgentRoutes
+from realtime_bridge.aws_http import lambda_http
 from realtime_bridge.bridge_app import BridgeDeps, CallRouter
 from realtime_bridge.call import CallSettings
 from realtime_bridge.event_loop import LoopName
+from realtime_bridge.journal_table import journal_table
 from realtime_bridge.net.discovery import resolve_public_ip
 from realtime_bridge.net.health import HealthServer, HealthStatus
 from realtime_bridge.realtime.client import OpenAIRealtimeClient
@@ -192,9 +194,12 @@ async def _serve(settings: BridgeSettings, texts: dict[str, str], plan: NumberPl
     deps = BridgeDeps(
         routes=AgentRoutes(registry),
         store=RecordStore(table),
+        journal=journal_table(boto3.Session(), settings.calls_table),
         archive=ArchiveStore(s3, settings.archive_bucket),
         sink=BusPublisher(boto3.client("events"), settings.event_bus_name),
-        invoker=LambdaInvoker(boto3.client("lambda"), settings.tools_function_name, settings.policy_function_name),
+        invoker=LambdaInvoker(
+            lambda_http(boto3.Session()), settings.tools_function_name, settings.policy_function_name
+        ),
         realtime=lambda: OpenAIRealtimeClient(openai_client),
         call_settings=CallSettings(model=settings.realtime_model),
         prices=prices_from_json(settings.prices),

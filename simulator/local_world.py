@@ -21,16 +21,25 @@ from urllib.parse import urlsplit
 import openai
 
 from realtime_bridge.agent_routes import ROUTE_TTL_S, AgentRoutes
+from realtime_bridge.aws_http import lambda_http
 from realtime_bridge.bridge_app import HEARTBEAT_S, BridgeDeps, CallRouter
 from realtime_bridge.call import CallSettings
 from realtime_bridge.call_finalizer import CallEndedSink
+from realtime_bridge.journal_table import journal_table
 from realtime_bridge.realtime.client import OpenAIRealtimeClient
 from realtime_bridge.sip.config import SipConfig
 from realtime_bridge.sip.server import SipServer
 from realtime_bridge.tool_invoker import InProcessInvoker, LambdaInvoker, ToolInvoker
 from simulator import server as simulator_server
 from simulator.local_lambda import POLICY_FUNCTION, TOOLS_FUNCTION
-from simulator.local_stack import LOCAL_BUCKET, LOCAL_BUS, LocalStack, attach_local_stack, start_local_stack
+from simulator.local_stack import (
+    LOCAL_BUCKET,
+    LOCAL_BUS,
+    LOCAL_TABLE,
+    LocalStack,
+    attach_local_stack,
+    start_local_stack,
+)
 from simulator.loopback_tls import LoopbackTls
 from simulator.scenario import Scenario
 from voice_agent.agent_registry import DEFAULT_ROUTE, AgentRegistry, NumberPlan, load_number_plan, read_agents_dir
@@ -198,11 +207,12 @@ async def start_local_parts(
     invoker: ToolInvoker = InProcessInvoker(RoutedTools(runtimes), RoutedPolicy(runtimes))
     sink: CallEndedSink = LocalPostCall(bus, reconcilers)
     if lambda_endpoint:  # production's wiring: only the endpoints differ
-        client = stack.session.client("lambda", endpoint_url=lambda_endpoint)
-        invoker, sink = LambdaInvoker(client, TOOLS_FUNCTION, POLICY_FUNCTION), bus
+        http = lambda_http(stack.session, lambda_endpoint)
+        invoker, sink = LambdaInvoker(http, TOOLS_FUNCTION, POLICY_FUNCTION), bus
     deps = BridgeDeps(
         routes=AgentRoutes(registry, ttl_s=route_ttl_s),
         store=store,
+        journal=journal_table(stack.session, LOCAL_TABLE, stack.endpoint_url),
         archive=archive,
         sink=sink,
         invoker=invoker,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.local_stack import LOCAL_BUCKET, LocalStack, start_local_stack
+from realtime_bridge.journal_table import DynamoJournalTable, journal_table
+from simulator.local_stack import LOCAL_BUCKET, LOCAL_TABLE, LocalStack, start_local_stack
 from voice_agent.agent_registry import AgentRegistry
 from voice_agent.call_runtime import CallRuntime
 from voice_agent.decisions import DecisionLog, ListSink
@@ -43,6 +44,12 @@ def local_stack() -> Iterator[LocalStack]:
 @pytest.fixture(scope="session")
 def store(local_stack: LocalStack) -> RecordStore:
     return RecordStore(local_stack.table)
+
+
+@pytest.fixture(scope="session")
+def journal(local_stack: LocalStack) -> DynamoJournalTable:
+    """The same table as the bridge's journal writer reaches it (signed requests of its own)."""
+    return journal_table(local_stack.session, LOCAL_TABLE, local_stack.endpoint_url)
 
 
 EXAMPLE_VERSION = spec_version(EXAMPLE_SPEC.read_text(encoding="utf-8"))

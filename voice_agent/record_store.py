@@ -12,7 +12,7 @@ Conditional writes make the few races safe: the gate's CLOSING transition and ba
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -370,20 +370,6 @@ class RecordStore:
     def decision_item(line: DecisionLine) -> dict[str, Any]:
         sk = f"DECISION#{int(line.ts * 1000):013d}#{time.monotonic_ns() % 10**9:09d}"
         return {"call_id": line.call_id, "sk": sk, "line": line.to_json()}
-
-    def put_batch(self, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Up to BATCH_WRITE_LIMIT puts (from `turn_item`/`decision_item`, distinct keys) in one
-        BatchWriteItem. Returns the items DynamoDB left unprocessed (throttled): the caller retries
-        those after a backoff."""
-        if not 0 < len(items) <= BATCH_WRITE_LIMIT:
-            raise ValueError(f"a batch holds 1 to {BATCH_WRITE_LIMIT} items, got {len(items)}")
-        by_key = {(i["call_id"], i["sk"]): i for i in items}
-        name = self._table.name
-        reply = self._table.meta.client.batch_write_item(
-            RequestItems={name: [{"PutRequest": {"Item": i}} for i in items]}
-        )
-        left = reply.get("UnprocessedItems", {}).get(name, [])
-        return [by_key[(r["PutRequest"]["Item"]["call_id"], r["PutRequest"]["Item"]["sk"])] for r in left]
 
     def decisions(self, call_id: str) -> list[DecisionLine]:
         return [DecisionLine.model_validate_json(i["line"]) for i in self._query_prefix(call_id, "DECISION#")]

@@ -9,6 +9,8 @@ from typing import Any
 
 from realtime_bridge.call import Call, CallSettings
 from realtime_bridge.call_journal import CallJournal
+from realtime_bridge.journal_table import DynamoJournalTable
+from realtime_bridge.journal_writer import JournalWriter
 from realtime_bridge.realtime.client import ConnectRefused
 from realtime_bridge.realtime.fake import ScriptedRealtimeClient, Step
 from realtime_bridge.rtp.dtmf import DtmfDigit
@@ -63,11 +65,12 @@ class Refusing(ScriptedRealtimeClient):
 
 
 def _call(
-    spec: AgentSpec, store: RecordStore, call_id: str, model: Any, invoker: FakeInvoker
+    spec: AgentSpec, journal: DynamoJournalTable, call_id: str, model: Any, invoker: FakeInvoker
 ) -> tuple[Call, FakeMedia, list[str]]:
     media, byes = FakeMedia(), []
     call = Call(
-        call_id, spec, media, lambda: model, invoker, CallJournal(store, call_id), DecisionLog(ListSink()),  # type: ignore[arg-type]
+        call_id, spec, media, lambda: model, invoker, CallJournal(call_id, JournalWriter(journal), own_writer=True),
+        DecisionLog(ListSink()),
         hang_up=lambda: byes.append("BYE"), settings=CallSettings(model="gpt-realtime-2.1"),
     )  # fmt: skip
     return call, media, byes
@@ -80,14 +83,16 @@ async def _until(predicate: Any, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def test_keypad_digits_reach_the_model_as_conversation_items(spec: AgentSpec, store: RecordStore, call_id: str) -> None:
+def test_keypad_digits_reach_the_model_as_conversation_items(
+    spec: AgentSpec, store: RecordStore, journal: DynamoJournalTable, call_id: str
+) -> None:
     model = ScriptedRealtimeClient(
         steps=[Step("session.update", (UPDATED,)), Step("response.create"), Step("conversation.item.create")]
     )
     invoker = FakeInvoker()
 
     async def scenario() -> Call:
-        call, media, _ = _call(spec, store, call_id, model, invoker)
+        call, media, _ = _call(spec, journal, call_id, model, invoker)
         task = asyncio.create_task(call.run())
         await _until(lambda: len(model.sent) == 2)  # configured, greeting asked
         media.inbox.put_nowait(DtmfDigit(digit="5", duration_ms=120))  # type: ignore[call-arg]
@@ -109,7 +114,7 @@ def test_keypad_digits_reach_the_model_as_conversation_items(spec: AgentSpec, st
 
 
 def test_the_maximum_duration_asks_the_gate_and_plays_its_closing(
-    spec: AgentSpec, store: RecordStore, call_id: str
+    spec: AgentSpec, store: RecordStore, journal: DynamoJournalTable, call_id: str
 ) -> None:
     short = spec.model_copy(update={"limits": spec.limits.model_copy(update={"max_call_seconds": 0})})
     model = ScriptedRealtimeClient(steps=[Step("session.update", (UPDATED,)), Step("response.create")])
@@ -117,7 +122,7 @@ def test_the_maximum_duration_asks_the_gate_and_plays_its_closing(
     invoker = FakeInvoker(PolicyReply(ok=True, verdict="allow", directives=[closing]))
 
     async def scenario() -> None:
-        call, _, _ = _call(short, store, call_id, model, invoker)
+        call, _, _ = _call(short, journal, call_id, model, invoker)
         task = asyncio.create_task(call.run())
         await _until(lambda: len(model.sent) == 2)
         await call.sip_ended(by_caller=False)
@@ -131,12 +136,12 @@ def test_the_maximum_duration_asks_the_gate_and_plays_its_closing(
 
 
 def test_a_refused_connect_ends_the_call_through_the_gate_with_a_bye(
-    spec: AgentSpec, store: RecordStore, call_id: str
+    spec: AgentSpec, store: RecordStore, journal: DynamoJournalTable, call_id: str
 ) -> None:
     invoker = FakeInvoker(PolicyReply(ok=True, verdict="ended", directives=[HangUp(reason="model_lost")]))
 
     async def scenario() -> list[str]:
-        call, _, byes = _call(spec, store, call_id, Refusing(steps=[]), invoker)
+        call, _, byes = _call(spec, journal, call_id, Refusing(steps=[]), invoker)
         task = asyncio.create_task(call.run())
         await _until(lambda: byes == ["BYE"])
         await call.sip_ended(by_caller=False)
@@ -149,12 +154,12 @@ def test_a_refused_connect_ends_the_call_through_the_gate_with_a_bye(
 
 
 def test_a_task_that_dies_ends_the_call_with_a_bye_instead_of_leaving_it_deaf(
-    spec: AgentSpec, store: RecordStore, call_id: str
+    spec: AgentSpec, store: RecordStore, journal: DynamoJournalTable, call_id: str
 ) -> None:
     model = ScriptedRealtimeClient(steps=[Step("session.update", (UPDATED,)), Step("response.create")])
 
     async def scenario() -> list[str]:
-        call, media, byes = _call(spec, store, call_id, model, FakeInvoker())
+        call, media, byes = _call(spec, journal, call_id, model, FakeInvoker())
         task = asyncio.create_task(call.run())
         await _until(lambda: len(model.sent) == 2)
         media.inbox.put_nowait(OSError("the RTP socket broke"))

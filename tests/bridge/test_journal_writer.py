@@ -8,9 +8,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from realtime_bridge.call_journal import CallJournal
+from realtime_bridge.journal_table import DynamoJournalTable
 from realtime_bridge.journal_writer import Backoff, JournalWriter
 from voice_agent.decisions import DecisionLine
 from voice_agent.record_store import BATCH_WRITE_LIMIT, RecordStore, Turn
@@ -18,11 +20,14 @@ from voice_agent.record_store import BATCH_WRITE_LIMIT, RecordStore, Turn
 from ..conftest import FakeClock
 
 
-class FlakyStore(RecordStore):
-    """The real store, with DynamoDB's bad moments injected into `put_batch`; every request is kept."""
+class FlakyTable(DynamoJournalTable):
+    """The bridge's journal table on moto, with DynamoDB's bad moments injected into `put_batch`;
+    every request is kept."""
 
-    def __init__(self, store: RecordStore, trouble: Callable[[int, Sequence[dict[str, Any]]], Any] | None = None):
-        super().__init__(store._table)
+    def __init__(
+        self, journal: DynamoJournalTable, trouble: Callable[[int, Sequence[dict[str, Any]]], Any] | None = None
+    ):
+        super().__init__(journal._http, journal.name)
         self.batches: list[list[str]] = []  # the sort keys of each request, in order
         self._trouble = trouble
 
@@ -60,10 +65,10 @@ def _run(writer: JournalWriter, body: Callable[[], Any]) -> None:
 
 
 def test_turns_of_many_calls_go_out_in_shared_batches_and_a_flush_makes_them_durable(
-    store: RecordStore, call_id: str, clock: FakeClock
+    store: RecordStore, journal: DynamoJournalTable, call_id: str, clock: FakeClock
 ) -> None:
     others = [f"{call_id}-other-{i}" for i in range(3)]
-    flaky = FlakyStore(store)
+    flaky = FlakyTable(journal)
     writer = JournalWriter(flaky, max_wait_s=30.0)  # only the flush writes: the batching is visible
 
     async def body() -> None:
@@ -84,7 +89,7 @@ def test_turns_of_many_calls_go_out_in_shared_batches_and_a_flush_makes_them_dur
 
 
 def test_throttled_items_and_transient_errors_are_retried_with_backoff_nothing_lost(
-    store: RecordStore, call_id: str
+    store: RecordStore, journal: DynamoJournalTable, call_id: str
 ) -> None:
     def trouble(n: int, items: Sequence[dict[str, Any]]) -> Any:
         if n == 1:
@@ -95,7 +100,7 @@ def test_throttled_items_and_transient_errors_are_retried_with_backoff_nothing_l
             return EndpointConnectionError(endpoint_url="http://dynamodb")
         return None
 
-    flaky, slept = FlakyStore(store, trouble), list[float]()
+    flaky, slept = FlakyTable(journal, trouble), list[float]()
     writer = JournalWriter(flaky, max_wait_s=30.0, backoff=Backoff(first_s=0.01, max_s=0.04), sleep=slept.append)
 
     async def body() -> None:
@@ -110,13 +115,15 @@ def test_throttled_items_and_transient_errors_are_retried_with_backoff_nothing_l
     assert writer.items_written == 10 and writer.items_lost == 0
 
 
-def test_an_item_dynamodb_refuses_costs_only_itself(store: RecordStore, call_id: str) -> None:
+def test_an_item_dynamodb_refuses_costs_only_itself(
+    store: RecordStore, journal: DynamoJournalTable, call_id: str
+) -> None:
     bad = "TURN#000003"
 
     def trouble(n: int, items: Sequence[dict[str, Any]]) -> Any:
         return _client_error("ValidationException") if any(i["sk"] == bad for i in items) else None
 
-    writer = JournalWriter(FlakyStore(store, trouble), max_wait_s=30.0)
+    writer = JournalWriter(FlakyTable(journal, trouble), max_wait_s=30.0)
 
     async def body() -> None:
         for seq in range(1, 6):
@@ -128,8 +135,10 @@ def test_an_item_dynamodb_refuses_costs_only_itself(store: RecordStore, call_id:
     assert writer.items_lost == 1
 
 
-def test_a_turn_is_written_within_the_batch_window_without_a_flush(store: RecordStore, call_id: str) -> None:
-    writer = JournalWriter(store, max_wait_s=0.2)
+def test_a_turn_is_written_within_the_batch_window_without_a_flush(
+    store: RecordStore, journal: DynamoJournalTable, call_id: str
+) -> None:
+    writer = JournalWriter(journal, max_wait_s=0.2)
 
     async def body() -> None:
         writer.submit(_turn(call_id, 1, "I need an appointment"))
@@ -142,12 +151,12 @@ def test_a_turn_is_written_within_the_batch_window_without_a_flush(store: Record
 
 
 def test_journal_close_flushes_its_call_and_the_heartbeat_runs_only_while_the_call_does(
-    store: RecordStore, call_id: str, clock: FakeClock
+    store: RecordStore, journal: DynamoJournalTable, call_id: str, clock: FakeClock
 ) -> None:
-    writer = JournalWriter(store, max_wait_s=30.0, heartbeat_s=0.05, clock_ms=clock)
+    writer = JournalWriter(journal, max_wait_s=30.0, heartbeat_s=0.05, clock_ms=clock)
 
     async def body() -> None:
-        journal = CallJournal(store, call_id, writer=writer)
+        journal = CallJournal(call_id, writer)
         journal.start()
         journal.reserve("item-1", 10)
         journal.add("agent", "How can I help?")
@@ -165,3 +174,11 @@ def test_journal_close_flushes_its_call_and_the_heartbeat_runs_only_while_the_ca
 
     clock.now += 5  # the first beat must be the writer's, not CallStarted's
     _run(writer, body)
+
+
+def test_dynamodb_refusals_come_back_as_botocore_errors_with_dynamodb_codes(journal: DynamoJournalTable) -> None:
+    with pytest.raises(ClientError) as err:  # a heartbeat never creates a record
+        journal.heartbeat("CA-no-such-call", 1)
+    assert err.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    with pytest.raises(ValueError):
+        journal.put_batch([])

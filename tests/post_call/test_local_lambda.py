@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
+from realtime_bridge.aws_http import lambda_http
 from realtime_bridge.tool_invoker import InvokeError, LambdaInvoker
 from simulator.local_lambda import POLICY_FUNCTION, POST_CALL_FUNCTION, TOOLS_FUNCTION
 from simulator.local_stack import LOCAL_BUS, LocalStack
@@ -49,29 +50,41 @@ def lambda_url(local_stack: LocalStack, llm_server: SimulatedLlm, registry: Agen
 
 @pytest.fixture
 def invoker(local_stack: LocalStack, lambda_url: str) -> LambdaInvoker:
-    return LambdaInvoker(local_stack.session.client("lambda", endpoint_url=lambda_url), TOOLS_FUNCTION, POLICY_FUNCTION)
+    return LambdaInvoker(lambda_http(local_stack.session, lambda_url), TOOLS_FUNCTION, POLICY_FUNCTION)
 
 
 def test_tools_and_policy_run_behind_the_invoke_api(invoker: LambdaInvoker, store: RecordStore) -> None:
     call_id = f"CA{uuid.uuid4().hex}"
-    started = CallStarted(call_id=call_id, agent="riverside-clinic", spec_version=EXAMPLE_VERSION)
-    assert asyncio.run(invoker.policy(started)).ok
-    call = ToolCall(call_id=call_id, name="record_caller_name", arguments=json.dumps({"value": "Maria Lopez"}),
-                    tool_call_id="call_1")  # fmt: skip
-    recorded = asyncio.run(invoker.tool(call))
-    assert recorded.ok and store.get_fields(call_id)["caller_name"].value == "Maria Lopez"
-    end = ToolCall(call_id=call_id, name="end_call", arguments=json.dumps({"reason": "done"}), tool_call_id="call_2")
-    denied = asyncio.run(invoker.tool(end))
-    assert not denied.ok and "date_of_birth" in denied.output  # the gate read the store: a field is missing
+
+    async def call() -> None:  # one loop, as in the bridge: the invoker keeps its connections
+        started = CallStarted(call_id=call_id, agent="riverside-clinic", spec_version=EXAMPLE_VERSION)
+        assert (await invoker.policy(started)).ok
+        call = ToolCall(call_id=call_id, name="record_caller_name", arguments=json.dumps({"value": "Maria Lopez"}),
+                        tool_call_id="call_1")  # fmt: skip
+        recorded = await invoker.tool(call)
+        assert recorded.ok and store.get_fields(call_id)["caller_name"].value == "Maria Lopez"
+        end_args = json.dumps({"reason": "done"})
+        end = ToolCall(call_id=call_id, name="end_call", arguments=end_args, tool_call_id="call_2")
+        denied = await invoker.tool(end)
+        assert not denied.ok and "date_of_birth" in denied.output  # the gate read the store: a field is missing
+        await invoker.close()
+
+    asyncio.run(call())
     assert (meta := store.get_call(call_id)) is not None and meta.status != "ENDED"
 
 
 def test_lambda_errors_come_back_as_lambda_gives_them(invoker: LambdaInvoker, local_stack: LocalStack,
                                                        lambda_url: str) -> None:  # fmt: skip
-    with pytest.raises(InvokeError, match="ValueError"):  # the handler raised: FunctionError, as in AWS
-        invoker._invoke(POST_CALL_FUNCTION, {"detail-type": "CallEnded"})
+    async def fail() -> None:
+        with pytest.raises(InvokeError, match="ValueError"):  # the handler raised: FunctionError, as in AWS
+            await invoker.invoke(POST_CALL_FUNCTION, {"detail-type": "CallEnded"})
+        with pytest.raises(InvokeError, match="404 ResourceNotFoundException"):  # refused, not retried
+            await invoker.invoke("voice-agent-nothing", {})
+        await invoker.close()
+
+    asyncio.run(fail())
     client = local_stack.session.client("lambda", endpoint_url=lambda_url)
-    with pytest.raises(ClientError) as err:
+    with pytest.raises(ClientError) as err:  # the stand-in answers boto3 exactly as it answers us
         client.invoke(FunctionName="voice-agent-nothing", Payload=b"{}")
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
