@@ -68,7 +68,12 @@ async def prepare_turn_audio(
     voice = caller_voice(language, engine)
 
     def render(turn: Turn) -> bytes:
-        parts = [tighten(speech.synthesize(text, engine, voice)) for text in turn.parts()]
-        return mulaw.silence(turn.mid_turn_pause_ms or 0).join(parts)  # a caller reading digits stops to look
+        return render_utterance(turn.parts(), voice, engine, turn.mid_turn_pause_ms or 0)
 
     return [None if turn.say is None else await asyncio.to_thread(render, turn) for turn in turns]
+
+
+def render_utterance(parts: Sequence[str], voice: str, engine: speech.Engine, pause_ms: int = 0) -> bytes:
+    """One caller utterance: each part shaped into one VAD segment, joined by ``pause_ms`` of
+    silence (a caller reading digits stops to look). Synthesis runs a subprocess: call it off the loop."""
+    return mulaw.silence(pause_ms).join(tighten(speech.synthesize(text, engine, voice)) for text in parts)
