@@ -126,3 +126,28 @@ def test_the_required_fields_are_captured_and_the_checks_pass(run: Run) -> None:
     assert call["ended_by"] == "agent" and call["goodbyes"] == 1
     assert call["judgment"]["in_persona"] is True
     assert call["harness_cost_usd"] is not None and call["harness_cost_usd"] > 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "says"),
+    [
+        ([], {}, "error: the online tier (--online) needs OPENAI_API_KEY in the environment"),
+        (["--judge", "stand-in"], {"OPENAI_API_KEY": "sk-x"}, "error: the online tier is judged by the LLM judge"),
+    ],
+)
+def test_online_without_a_key_or_with_the_stand_in_judge_says_so_in_one_line(
+    extra: list[str],
+    env: dict[str, str],
+    says: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from voice_agent_cli.main import main
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    suite = str(ROOT / "scenarios" / "suites" / "riverside.yaml")
+    assert main(["eval", suite, "--online", *extra]) == 2
+    out = capsys.readouterr()
+    assert out.err.startswith(says) and out.err.count("\n") == 1 and not out.out
