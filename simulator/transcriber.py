@@ -29,6 +29,9 @@ TranscriptionForm = typing_extensions.TypedDict(  # type: ignore[misc]
 FORM = TypeAdapter(TranscriptionForm)
 
 
+KEPT = 512  # utterances: a long-running stand-in (serve --local) forgets the oldest
+
+
 class SpokenAudio:
     """What the stand-in said, to recognise it when a caller uploads it back."""
 
@@ -36,7 +39,10 @@ class SpokenAudio:
         self._by_text: dict[str, bytes] = {}
 
     def add(self, text: str, ulaw: bytes) -> None:
+        self._by_text.pop(text, None)  # latest last: the oldest goes first
         self._by_text[text] = ulaw
+        if len(self._by_text) > KEPT:
+            del self._by_text[next(iter(self._by_text))]
 
     def recognise(self, ulaw: bytes) -> str:
         """The text of the utterance most of the upload's loud windows come from; "" for none."""
