@@ -56,7 +56,10 @@ class SimulatedCaller(PhoneCall):
     async def _prepare(self) -> None:
         if self._audio is None:
             self._audio = await prepare_turn_audio(
-                self.script.turns, language=self.script.language, engine=self.options.engine
+                self.script.turns,
+                language=self.script.language,
+                engine=self.options.engine,
+                noise_db=self.script.noise_db,
             )
 
     def _turns_total(self) -> int:

@@ -74,7 +74,8 @@ class PersonaCaller(PhoneCall):
                 await self._sleep_until(leg, loop.time() + HANG_UP_GRACE_S)
                 return
             voice = caller_voice(self.conversation.language(), self.options.engine)
-            clip = await asyncio.to_thread(render_utterance, [turn.say], voice, self.options.engine)
+            noise = self.conversation.persona.stress.noise_db
+            clip = await asyncio.to_thread(render_utterance, [turn.say], voice, self.options.engine, 0, noise)
             start_at = loop.time()
             if last_end is not None:
                 start_at = max(start_at, last_end + self.options.min_pause_ms / 1000)

@@ -131,5 +131,5 @@ class PersonaConversation:
         turns = [Turn(say=t.say, means=self.means(t)) for t in self.said]
         if self.persona.hang_up_after is not None or not turns:
             turns.append(Turn(hang_up=True))
-        caller = Caller(language=self.persona.language, turns=turns)
+        caller = Caller(language=self.persona.language, turns=turns, noise_db=self.persona.stress.noise_db)
         return Scenario(agent=agent, seed=self.seed, caller=caller)

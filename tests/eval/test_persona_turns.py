@@ -89,3 +89,11 @@ def test_the_stand_in_plays_the_offline_lines_and_scoring_reads_the_same_meaning
     spoken = len(offline.caller.spoken_turns)
     assert meant_by_caller(online, spoken) == meant_by_caller(offline, spoken)
     assert online.caller.hangs_up == offline.caller.hangs_up
+
+
+def test_background_noise_stress_reaches_the_caller_in_both_tiers() -> None:
+    noisy = next(p for p in PERSONAS if p.stress.noise_db is not None)
+    assert play(noisy, EXAMPLE_SPEC, "en", 1).caller.noise_db == noisy.stress.noise_db
+    conversation = _conversation(noisy)
+    conversation.answered(_reply("Hello."))
+    assert conversation.scenario(EXAMPLE_SPEC).caller.noise_db == noisy.stress.noise_db
