@@ -1,8 +1,8 @@
 """What the online tier's own model calls cost, beside the agent's (which its record prices): the
-persona LLM's tokens and the transcription of what the caller heard, counted per call and priced
-from the project's price table (voice_agent/cost.py). The persona LLM is priced at the post-call
-model's rates (both gpt-4.1-mini by default); transcription by tokens when the service reports them,
-else by the minute.
+persona LLM's and the judge's tokens and the transcription of what the caller heard, counted per
+call and priced from the project's price table (voice_agent/cost.py). The persona LLM and the judge
+are priced at the post-call model's rates (all gpt-4.1-mini by default); transcription by tokens
+when the service reports them, else by the minute.
 """
 
 from __future__ import annotations
@@ -24,12 +24,19 @@ class HarnessUsage(BaseModel):
     transcription_in: int = 0
     transcription_out: int = 0
     transcription_s: float = 0.0  # duration-billed transcription
+    judge_in: int = 0
+    judge_out: int = 0
 
     def add_persona(self, usage: CompletionUsage | None) -> None:
         self.persona_calls += 1
         if usage is not None:
             self.persona_in += usage.prompt_tokens
             self.persona_out += usage.completion_tokens
+
+    def add_judge(self, usage: CompletionUsage | None) -> None:
+        if usage is not None:
+            self.judge_in += usage.prompt_tokens
+            self.judge_out += usage.completion_tokens
 
     def add_transcription(self, reply: Transcription) -> None:
         self.transcriptions += 1
@@ -43,7 +50,8 @@ class HarnessUsage(BaseModel):
             self.transcription_s += usage.seconds
 
     def cost_usd(self, prices: Prices) -> float:
-        persona = self.persona_in * prices.post_call_in + self.persona_out * prices.post_call_out
+        chat_in, chat_out = self.persona_in + self.judge_in, self.persona_out + self.judge_out
+        persona = chat_in * prices.post_call_in + chat_out * prices.post_call_out
         tokens = self.transcription_in * prices.transcription_in + self.transcription_out * prices.transcription_out
         minutes = self.transcription_s / 60 * prices.transcription_per_minute
         return (persona + tokens) / _PER_MILLION + minutes

@@ -31,6 +31,7 @@ from voice_agent.cost import prices_from_json
 from voice_agent.spec import AgentSpec, load_spec
 
 from . import judge_standin
+from .harness_cost import HarnessUsage
 from .judge import SCHEMA_NAME, JudgeError, JudgeRequest, ask_judge, brief
 from .online import place_persona_call
 from .persona import Persona, play
@@ -110,25 +111,27 @@ async def _one(
     agent: Path | None,
     tier: Tier,
 ) -> CallScore:
-    harness_cost: float | None = None
+    usage: HarnessUsage | None = None  # online: the harness's own model calls, priced with the agent's
     if tier == "online":
         if not isinstance(call.source, Persona):
             raise ValueError("the online tier calls with personas; scenario files run offline")
         async with gate:
             result, scenario, usage = await place_persona_call(suite, call.source, call.seed, agent)
-        harness_cost = round(usage.cost_usd(prices_from_json(os.environ.get("PRICES"))), 6)
     else:
         scenario = call.scenario(suite)
         async with gate:
             result = await run_scenario(scenario, transport=suite.transport, seed=call.seed, agent=agent)
     # Scored against the suite's (or scenario's) own spec, whichever spec answered: one ruler for both sides.
     spec: AgentSpec = load_spec(scenario.agent)
-    score = score_call(scenario, spec, result, call.seed)
-    score = score.model_copy(update={"scenario": call.persona, "harness_cost_usd": harness_cost})
+    score = score_call(scenario, spec, result, call.seed).model_copy(update={"scenario": call.persona})
     if judge is not None and isinstance(call.source, Persona):
         request = JudgeRequest(persona=brief(call.source), rubric=suite.rubric, transcript=score.transcript)
-        judgment = await asyncio.to_thread(ask_judge, judge.client, judge.model, request)
+        on_usage = usage.add_judge if usage is not None else None
+        judgment = await asyncio.to_thread(ask_judge, judge.client, judge.model, request, on_usage)
         score = score.model_copy(update={"judgment": judgment})
+    if usage is not None:
+        cost = usage.cost_usd(prices_from_json(os.environ.get("PRICES")))
+        score = score.model_copy(update={"harness_cost_usd": round(cost, 6)})
     if on_call is not None:
         on_call(score)
     return score

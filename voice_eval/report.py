@@ -74,7 +74,7 @@ class SuiteReport(BaseModel):
     broke_character: list[str] = []  # "persona seed N": excluded from every number below
     rubric: dict[str, dict[str, int]] = {}  # criterion -> verdict -> runs
     cost_usd_total: float | None = None
-    harness_cost_usd_total: float | None = None  # online: the persona LLM and transcription calls
+    harness_cost_usd_total: float | None = None  # online: the persona LLM, transcription and judge calls
     personas: list[PersonaSummary]
     pass_rate_interval: tuple[float, float] | None  # bootstrap 95% over personas of their pass rates
     metrics: dict[str, float | None]
@@ -332,7 +332,7 @@ def print_report(report: SuiteReport, out: TextIO) -> None:
         per_call = report.metrics["cost_usd_per_call"] or 0.0
         out.write(f"  model cost: ${report.cost_usd_total:.4f} in all, ${per_call:.4f} per call (estimated)\n")
     if report.harness_cost_usd_total is not None:
-        out.write(f"  persona LLM and transcription: ${report.harness_cost_usd_total:.4f} in all (estimated)\n")
+        out.write(f"  persona LLM, transcription and judge: ${report.harness_cost_usd_total:.4f} in all (estimated)\n")
     if (gate := report.gate) is not None:
         out.write(f"\n  gate: {'PASS' if gate.passed else 'FAIL'}: {gate.verdict}\n")
     if (cmp := report.comparison) is not None:
