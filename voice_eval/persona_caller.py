@@ -4,8 +4,9 @@ The call itself is the simulated caller's (`simulator.caller_call.PhoneCall`: SI
 loopback to the bridge, the agent heard by `AgentSpeechTracker`). The turn loop: once the agent's
 utterance ends, the audio heard since the caller last spoke is transcribed through the SDK (one
 WAV per agent utterance), appended to the persona conversation (persona_turns.py), the persona LLM
-gives the next line, the local TTS speaks it into the RTP leg; until the persona hangs up, the
-agent sends BYE, or the bounds (`max_turns` lines, `max_call_s`) are reached.
+gives the next line (or stays silent: the caller waits for the agent to speak again), the local
+TTS speaks it into the RTP leg; until the persona hangs up, the agent sends BYE, or the bounds
+(`max_turns` answers, `max_call_s`) are reached.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class PersonaCaller(PhoneCall):
             if turn.hang_up:  # the agent's BYE follows its goodbye: a moment for it, then ours (PhoneCall)
                 await self._sleep_until(leg, loop.time() + HANG_UP_GRACE_S)
                 return
+            if not turn.say.strip():  # a silent turn: what the agent says next is heard from now
+                since = loop.time()
+                continue
             voice = caller_voice(self.conversation.language(), self.options.engine)
             noise = self.conversation.persona.stress.noise_db
             clip = await asyncio.to_thread(render_utterance, [turn.say], voice, self.options.engine, 0, noise)

@@ -32,9 +32,9 @@ hang up after that many of your own lines.
 Use only your facts: never invent a value, a fact or another goal, and never give a fact you refuse. Answer what
 the agent asks, one phone turn at a time, in your language, as your temperament says; wordings close to the
 examples are best. Each user message is what the agent just said, as transcribed (empty: it said nothing).
-Reply with JSON: `say`, your next words, spoken aloud as a person says them; `gives`, the names of the facts
-(or `opening.means` keys) your words state or refuse; `hang_up`, true to put the phone down now (then `say`
-is empty): when the agent has said goodbye, or when your persona hangs up."""
+Reply with JSON: `say`, your next words, spoken aloud as a person says them (empty: you stay silent this
+turn); `gives`, the names of the facts (or `opening.means` keys) your words state or refuse; `hang_up`, true to
+put the phone down now (then `say` is empty): when the agent has said goodbye, or when your persona hangs up."""
 
 
 class _Strict(BaseModel):
@@ -74,7 +74,8 @@ class PersonaConversation:
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "system", "content": persona_document(persona)},
         ]
-        self.said: list[PersonaTurn] = []
+        self.said: list[PersonaTurn] = []  # the lines spoken
+        self.answers = 0  # the LLM's answers, silent turns included
 
     def heard(self, agent_words: str) -> None:
         self.messages.append({"role": "user", "content": agent_words})
@@ -91,7 +92,8 @@ class PersonaConversation:
 
     def answered(self, content: str | None) -> PersonaTurn:
         """The LLM's reply: checked, kept in the conversation, and the caller's next move. Past
-        `max_turns` lines the caller hangs up whatever the LLM says."""
+        `max_turns` answers the caller hangs up whatever the LLM says. An empty `say` without
+        `hang_up` is a silent turn: the caller waits for the agent to speak again."""
         if not content:
             raise PersonaError("the persona LLM's answer has no content")
         try:
@@ -101,10 +103,11 @@ class PersonaConversation:
             raise PersonaError(problem) from err
         known = set(self.persona.facts) | set(self.persona.opening.means)
         turn = turn.model_copy(update={"gives": [g for g in dict.fromkeys(turn.gives) if g in known]})
-        if len(self.said) >= self.max_turns or not turn.say.strip():
+        self.answers += 1
+        if self.answers > self.max_turns:
             turn = turn.model_copy(update={"hang_up": True})
         self.messages.append({"role": "assistant", "content": content})
-        if not turn.hang_up:
+        if not turn.hang_up and turn.say.strip():
             self.said.append(turn)
         return turn
 

@@ -61,13 +61,15 @@ def test_answers_are_checked_and_meanings_come_from_the_persona_file() -> None:
     persona = next(p for p in PERSONAS if any(f.refuse for f in p.facts.values()))
     refused = next(n for n, f in persona.facts.items() if f.refuse)
     given = next(n for n, f in persona.facts.items() if not f.refuse)
-    conversation = _conversation(persona, max_turns=2)
+    conversation = _conversation(persona, max_turns=3)
     turn = conversation.answered(_reply("...", [given, refused, "shoe_size"]))
     assert turn.gives == [given, refused]  # a name the persona does not have is dropped
     assert conversation.means(turn) == {given: str(persona.facts[given].value), DECLINED: refused}
+    assert not conversation.answered(_reply("  ")).hang_up  # a silent turn: said nothing, still on the line
     assert not conversation.answered(_reply("Yes.")).hang_up
-    assert conversation.answered(_reply("And another thing.")).hang_up  # past max_turns
-    assert _conversation(persona).answered(_reply("  ")).hang_up  # nothing to say: hangs up
+    assert conversation.answered(_reply("And another thing.")).hang_up  # past max_turns answers
+    assert [t.say for t in conversation.said] == ["...", "Yes."]
+    assert [t.say for t in conversation.scenario(EXAMPLE_SPEC).caller.spoken_turns] == ["...", "Yes."]
     with pytest.raises(PersonaError, match="contract"):
         _conversation(persona).answered('{"say": "hi"}')
     with pytest.raises(PersonaError, match="no content"):
