@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from voice_agent.spec import SpecError, load_spec
 
     from .offline import JudgeKind, PlannedCall, planned_calls, run_calls
+    from .online import online_target
     from .report import build_report, compare, gate_outcome, print_report, tier_label
     from .report_files import write_report
     from .suite import SuiteError, load_suite  # it reads scenarios: the simulator, absent from the image
@@ -137,6 +138,13 @@ def run(args: argparse.Namespace) -> int:
     quiet = args.json
     if not quiet:
         print(f"Suite {suite.name}, {tier_label(suite.tier)}", flush=True)
+        if online:
+            models = suite.online
+            print(
+                f"  OpenAI: {online_target().label}; persona {models.persona_model}, transcription "
+                f"{models.transcribe_model}, judge {suite.judge_model}, the agent's realtime model per its spec",
+                flush=True,
+            )
         print(f"  {len(plan)} runs, {at_once} at a time...", flush=True)
     progress = Progress(len(plan))
     started = time.monotonic()

@@ -91,9 +91,10 @@ def _persona_requests(handle: SimulatorHandle) -> list[dict[str, Any]]:
 
 
 def test_the_output_and_the_report_name_the_online_tier(run: Run) -> None:
-    done, report, _ = run
+    done, report, handle = run
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ONLINE tier" in done.stdout
+    assert f"OpenAI: {handle.http_url};" in done.stdout  # the endpoint it used, said before the calls
     assert f"[1/1] {PERSONA.name} seed {SEED}: pass" in done.stdout
     assert report["tier"] == "online"
     assert report["passed"] and not report["errors"]
