@@ -6,12 +6,16 @@ which uses the plain voice. Engines pause at commas and full stops for up to ~30
 low-silence VAD (semantic "high": 250 ms) would split into two turns; the simulated model
 counts VAD segments as scenario turns, so pauses are capped and the edges trimmed. A turn
 with ``mid_turn_pause_ms`` is the one exception: its two parts (``Turn.parts()``) are shaped
-apart and joined by that much silence, so the server's VAD commits it as two segments.
+apart and joined by that much silence, so the server's VAD commits it as two segments. A caller
+with ``noise_db`` has background noise under each utterance, below the VAD's speech threshold.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import random
+import zlib
 from collections.abc import Sequence
 
 from simulator import mulaw, speech
@@ -62,13 +66,29 @@ def caller_voice(language: str, engine: speech.Engine) -> str:
 
 
 async def prepare_turn_audio(
-    turns: Sequence[Turn], *, language: str, engine: speech.Engine = "auto"
+    turns: Sequence[Turn], *, language: str, engine: speech.Engine = "auto", noise_db: float | None = None
 ) -> list[bytes | None]:
     """Audio per turn (None for a hang_up turn). Synthesis runs subprocesses: off the loop."""
     voice = caller_voice(language, engine)
 
     def render(turn: Turn) -> bytes:
-        parts = [tighten(speech.synthesize(text, engine, voice)) for text in turn.parts()]
-        return mulaw.silence(turn.mid_turn_pause_ms or 0).join(parts)  # a caller reading digits stops to look
+        return render_utterance(turn.parts(), voice, engine, turn.mid_turn_pause_ms or 0, noise_db)
 
     return [None if turn.say is None else await asyncio.to_thread(render, turn) for turn in turns]
+
+
+def render_utterance(
+    parts: Sequence[str], voice: str, engine: speech.Engine, pause_ms: int = 0, noise_db: float | None = None
+) -> bytes:
+    """One caller utterance: each part shaped into one VAD segment, joined by ``pause_ms`` of
+    silence (a caller reading digits stops to look), with background noise at ``noise_db`` under
+    it. Synthesis runs a subprocess: call it off the loop."""
+    clip = mulaw.silence(pause_ms).join(tighten(speech.synthesize(text, engine, voice)) for text in parts)
+    return clip if noise_db is None else with_noise(clip, noise_db)
+
+
+def with_noise(ulaw: bytes, noise_db: float) -> bytes:
+    """``ulaw`` with white noise of ``noise_db`` dBFS RMS added; the same noise for the same audio."""
+    rng = random.Random(zlib.crc32(ulaw))
+    peak = 32768 * 10 ** (noise_db / 20) * math.sqrt(3)  # uniform noise: RMS = peak / sqrt(3)
+    return mulaw.encode(s + round(rng.uniform(-peak, peak)) for s in mulaw.decode(ulaw))

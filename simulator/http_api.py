@@ -1,23 +1,28 @@
-"""HTTP side of the stand-in: POST /v1/chat/completions for the post-call extraction,
-and the front door that shares one port between HTTP and the websocket.
+"""HTTP side of the stand-in: POST /v1/chat/completions for the post-call extraction (and other
+stand-in LLMs by schema name), POST /v1/audio/transcriptions for what the stand-in itself said
+(transcriber.py), and the front door that shares one port between HTTP and the websocket.
 
 A deliberately tiny HTTP/1.1 server (Content-Length bodies, keep-alive) on asyncio
 streams: the SDK's httpx client is the only caller. The request is checked against
-the SDK's own request type and the reply against its ChatCompletion model.
+the SDK's own request type and the reply against its ChatCompletion (Transcription) model.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
 import hashlib
 import json
 import time
+import wave
 from typing import TYPE_CHECKING, Any
 
 from openai.types.chat import ChatCompletion
 from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
 from pydantic import TypeAdapter, ValidationError
 
+from simulator import mulaw, transcriber
 from simulator.extractor import ExtractionRequest, extract
 
 if TYPE_CHECKING:
@@ -37,6 +42,7 @@ class HttpApi:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         self.requests: list[dict[str, Any]] = []
+        self.transcriptions: list[dict[str, Any]] = []  # each request's form fields, the file's name and type
 
     async def handle_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes | None = None
@@ -66,7 +72,10 @@ class HttpApi:
         try:
             if not headers.get("authorization", "").startswith("Bearer "):
                 raise HttpError(401, "You didn't provide an API key.")
-            if (method, path.split("?")[0].rstrip("/")) != ("POST", "/v1/chat/completions"):
+            route = (method, path.split("?")[0].rstrip("/"))
+            if route == ("POST", "/v1/audio/transcriptions"):
+                return 200, self.transcribe(headers.get("content-type", ""), body)
+            if route != ("POST", "/v1/chat/completions"):
                 raise HttpError(404, f"Invalid URL ({method} {path})")
             return 200, self.chat_completion(json.loads(body))
         except HttpError as exc:
@@ -83,6 +92,42 @@ class HttpApi:
                 }
             }
 
+    def transcribe(self, content_type: str, body: bytes) -> dict[str, Any]:
+        """multipart/form-data as the SDK sends it: the fields, and `file` (a 16-bit PCM WAV)."""
+        if not content_type.startswith("multipart/form-data"):
+            raise HttpError(400, "Expected multipart/form-data.")
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body
+        )
+        fields: dict[str, Any] = {}
+        upload: tuple[str, str, bytes] | None = None
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            data = part.get_payload(decode=True)
+            if not isinstance(name, str) or not isinstance(data, bytes):
+                continue
+            if name == "file":
+                upload = (str(part.get_filename() or ""), part.get_content_type(), data)
+            else:
+                fields[name] = data.decode()
+        self.transcriptions.append(
+            {**fields, "filename": upload[0] if upload else None, "file_type": upload[1] if upload else None}
+        )
+        try:
+            transcriber.FORM.validate_python(fields)
+        except ValidationError as exc:
+            raise HttpError(400, f"Invalid request: {exc}", "invalid_value") from exc
+        if upload is None:
+            raise HttpError(400, "Missing the `file` part.")
+        try:
+            audio = mulaw.from_wav(upload[2])
+        except (wave.Error, EOFError) as exc:
+            raise HttpError(
+                400, f"The simulated transcriber reads 16-bit PCM WAV only: {exc}", "invalid_value"
+            ) from exc
+        text = self.config.spoken.recognise(audio)
+        return transcriber.transcription(text, mulaw.duration_ms(audio))
+
     def chat_completion(self, data: dict[str, Any]) -> dict[str, Any]:
         self.requests.append(data)
         try:
@@ -97,9 +142,9 @@ class HttpApi:
             raise HttpError(400, "The last user message must carry the request as JSON text.")
         schema = str((response_format.get("json_schema") or {}).get("name", ""))
         answer = self.config.chat_answerers.get(schema)
-        if answer is not None:  # another stand-in LLM registered by its schema name (an eval's judge)
+        if answer is not None:  # another stand-in LLM registered by its schema name (an eval's judge, persona)
             try:
-                content = answer(users[-1]["content"])
+                content = answer(data)
             except ValidationError as exc:
                 raise HttpError(400, f"Request does not match the {schema} contract: {exc}") from exc
         else:
@@ -130,6 +175,12 @@ class HttpApi:
         }
         ChatCompletion.model_validate(reply)
         return reply
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    """A chat request's last user message (the stand-ins' requests carry their JSON there)."""
+    users = [m for m in body["messages"] if m.get("role") == "user"]
+    return str(users[-1]["content"])
 
 
 def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:

@@ -108,7 +108,8 @@ class LocalWorld:
     async def close(self) -> None:
         await self.sip.close()
         await self.router.close()
-        await self.simulator.close()
+        if self.simulator is not None:  # None when the model is another endpoint (`target`)
+            await self.simulator.close()
         await asyncio.to_thread(self.stack.stop)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import math
+import wave
 from collections.abc import Iterable, Sequence
 
 SAMPLE_RATE = 8000
@@ -73,3 +75,28 @@ def from_pcm16_24k(data: bytes) -> bytes:
     """PCM16 LE 24 kHz -> mu-law 8 kHz (every third sample)."""
     usable = len(data) - len(data) % 6
     return encode(int.from_bytes(data[i : i + 2], "little", signed=True) for i in range(0, usable, 6))
+
+
+def from_wav(data: bytes) -> bytes:
+    """A 16-bit PCM WAV (any rate, the first channel) as 8 kHz mu-law; wave.Error for anything else."""
+    with wave.open(io.BytesIO(data)) as wav:
+        rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
+        frames = wav.readframes(wav.getnframes())
+    if width != 2:
+        raise wave.Error("expected 16-bit PCM")
+    samples = [int.from_bytes(frames[i : i + 2], "little", signed=True) for i in range(0, len(frames), 2 * channels)]
+    step = rate / SAMPLE_RATE
+    count = int(len(samples) / step)
+    # Nearest-sample decimation is enough for a telephone-band stand-in voice.
+    return encode(samples[min(int(i * step), len(samples) - 1)] for i in range(count))
+
+
+def to_wav(data: bytes) -> bytes:
+    """8 kHz mu-law as a mono 16-bit PCM WAV (decoded exactly: encoding it again gives the same bytes, -0 as +0)."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(b"".join(_DECODE[b].to_bytes(2, "little", signed=True) for b in data))
+    return out.getvalue()

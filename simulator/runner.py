@@ -11,11 +11,12 @@ import asyncio
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
 from simulator.caller import SimulatedCaller
+from simulator.caller_call import PhoneCall
 from simulator.caller_result import CallerOptions, CallerResult, LatencySummary
 from simulator.local_world import LocalAgents, start_local_world
 from simulator.loopback_tls import make_loopback_tls
@@ -104,11 +105,38 @@ async def run_scenario(
         scenario = scenario.model_copy(update={"agent": Path(agent).resolve()})
         check_against_agent(scenario)
     sinks = (CallbackSink(on_decision),) if on_decision else ()
+    return await place_call(
+        scenario.agent,
+        lambda port, options: SimulatedCaller(scenario, "127.0.0.1", port, options=options),
+        lambda _caller: scenario,
+        name=name,
+        transport=transport,
+        scenario=scenario,
+        seed=seed,
+        decision_sinks=sinks,
+        turn_listener=on_turn,
+    )
+
+
+C = TypeVar("C", bound=PhoneCall)
+
+
+async def place_call(
+    agents: LocalAgents | str | Path,
+    make_caller: Callable[[int, CallerOptions], C],
+    script_of: Callable[[C], Scenario],
+    *,
+    name: str,
+    transport: Literal["udp", "tcp", "tls"] = "udp",
+    **world_options: Any,
+) -> SimulationResult:
+    """One call through a local world of its own (``world_options``: start_local_world's, e.g. the
+    stand-in's scenario, or a ``target`` model endpoint): ``make_caller(sip_port, options)`` places
+    it; ``script_of(caller)``, once it is over, is what the caller meant turn by turn (what a
+    scripted caller was given; what a persona caller said), for the record's expectations."""
     tls = make_loopback_tls() if transport == "tls" else None
     try:
-        world = await start_local_world(
-            scenario.agent, scenario, seed=seed, decision_sinks=sinks, turn_listener=on_turn, tls=tls
-        )
+        world = await start_local_world(agents, tls=tls, **world_options)
     except BaseException:
         if tls is not None:
             tls.close()
@@ -116,10 +144,10 @@ async def run_scenario(
     try:
         port = world.sip.tls_port if tls is not None else world.sip_port
         options = CallerOptions.model_validate({"transport": transport} if tls is None else tls.caller_settings())
-        caller = SimulatedCaller(scenario, "127.0.0.1", port, options=options)
+        caller = make_caller(port, options)
         caller_result = await caller.run()
         call_id = await asyncio.wait_for(world.router.finished.get(), CALL_FLUSH_TIMEOUT_S)
-        return await asyncio.to_thread(_collect, world, scenario, name, call_id, caller_result)
+        return await asyncio.to_thread(_collect, world, script_of(caller), name, call_id, caller_result)
     finally:
         await world.close()
         if tls is not None:

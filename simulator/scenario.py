@@ -63,9 +63,13 @@ class Segment:
     last: bool  # the turn's final part: only now does the model act on its `means`
 
 
+NoiseDb = Annotated[float, Field(ge=-70, le=-45)]  # dBFS RMS: audible, below the VAD's speech threshold (-40)
+
+
 class Caller(_Strict):
     language: str = "en"
     turns: Annotated[list[Turn], Field(min_length=1)]
+    noise_db: NoiseDb | None = None  # background noise under the caller's speech (a street, a car)
 
     @property
     def hangs_up(self) -> bool:

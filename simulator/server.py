@@ -30,6 +30,7 @@ from simulator.http_api import FrontDoor, HttpApi
 from simulator.realtime_session import Close, RealtimeSession
 from simulator.scenario import Scenario, load_scenario
 from simulator.scripted_model import ScriptedModel
+from simulator.transcriber import SpokenAudio
 
 log = logging.getLogger("simulator")
 DEFAULT_MODEL = "gpt-realtime-2.1"
@@ -57,8 +58,10 @@ class SimulatorConfig:
     engine: speech.Engine = "auto"
     first_audio_ms: int | None = None  # overrides the scenario knob when set
     # Stand-ins for other chat-completions LLMs, by their response_format json_schema name: the
-    # request's last user message in, the reply's content out (an evaluation's judge).
-    chat_answerers: dict[str, Callable[[str], str]] = field(default_factory=dict)
+    # request body in (validated as the SDK's), the reply's content out (an evaluation's judge, persona).
+    chat_answerers: dict[str, Callable[[dict[str, Any]], str]] = field(default_factory=dict)
+    # Every utterance the sessions rendered, for POST /v1/audio/transcriptions to recognise.
+    spoken: SpokenAudio = field(default_factory=SpokenAudio)
 
 
 class SimulatorHandle:
@@ -82,6 +85,11 @@ class SimulatorHandle:
     def http_requests(self) -> list[dict[str, Any]]:
         """Every chat-completions request body received, in order."""
         return list(self._front.api.requests)
+
+    @property
+    def transcription_requests(self) -> list[dict[str, Any]]:
+        """Every transcription request's form fields (and the file's name and content type), in order."""
+        return list(self._front.api.transcriptions)
 
     async def close(self) -> None:
         self._ws.close()
@@ -165,7 +173,7 @@ def _new_session(handle: SimulatorHandle, model_name: str, index: int) -> Realti
         model_name=model_name,
         now_ms=_now_ms(),
         epoch_s=int(time.time()),
-        render=lambda text, language: speech.synthesize(text, engine, language),
+        render=lambda text, language: _render(config.spoken, text, engine, language),
         language=scenario.caller.language if scenario else "en",
         limit_s=config.session_limit_s,
         speed=config.speed,
@@ -173,6 +181,12 @@ def _new_session(handle: SimulatorHandle, model_name: str, index: int) -> Realti
         drop_after_s=drop,
         next_response_index=handle.next_response_index,
     )
+
+
+def _render(spoken: SpokenAudio, text: str, engine: speech.Engine, language: str) -> bytes:
+    audio = speech.synthesize(text, engine, language)
+    spoken.add(text, audio)
+    return audio
 
 
 def _now_ms() -> float:

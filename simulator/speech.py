@@ -4,7 +4,6 @@ deterministic speech-like signal of about the right duration. Always valid mu-la
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import shutil
 import subprocess
@@ -44,22 +43,9 @@ def _external(text: str, engine: str, language: str) -> bytes | None:
         cmd = ["flite", "-t", text, "-o", "/dev/stdout"]
     try:
         out = subprocess.run(cmd, capture_output=True, timeout=20, check=True).stdout
-        return _wav_to_mulaw(out)
+        return mulaw.from_wav(out)
     except (OSError, subprocess.SubprocessError, wave.Error, EOFError):
         return None  # fall back to the synthetic voice rather than failing a call
-
-
-def _wav_to_mulaw(data: bytes) -> bytes:
-    with wave.open(io.BytesIO(data)) as wav:
-        rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
-        frames = wav.readframes(wav.getnframes())
-    if width != 2:
-        raise wave.Error("expected 16-bit PCM")
-    samples = [int.from_bytes(frames[i : i + 2], "little", signed=True) for i in range(0, len(frames), 2 * channels)]
-    step = rate / mulaw.SAMPLE_RATE
-    count = int(len(samples) / step)
-    # Nearest-sample decimation is enough for a telephone-band stand-in voice.
-    return mulaw.encode(samples[min(int(i * step), len(samples) - 1)] for i in range(count))
 
 
 @lru_cache(maxsize=256)

@@ -59,11 +59,15 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--judge",
         choices=["stand-in", "openai"],
-        default="stand-in",
-        help="who answers the rubric: the offline stand-in (default) or OpenAI (OPENAI_API_KEY; the suite's "
-        "judge_model, temperature 0; OPENAI_BASE_URL is honoured)",
+        help="who answers the rubric: the offline stand-in (the offline default) or OpenAI (OPENAI_API_KEY; the "
+        "suite's judge_model, temperature 0; OPENAI_BASE_URL is honoured; always, online)",
     )
-    p.add_argument("--online", action="store_true", help="the online tier (not built yet: says so and exits 2)")
+    p.add_argument(
+        "--online",
+        action="store_true",
+        help="the online tier: the real realtime model behind the real bridge, an LLM persona caller heard through "
+        "transcription, the LLM judge (OPENAI_API_KEY; OPENAI_BASE_URL when set; costs money: see the README)",
+    )
     p.add_argument("--list", action="store_true", help="list the calls the suite would place, and stop")
     p.set_defaults(run=run)
 
@@ -82,7 +86,7 @@ class Progress:
     def __call__(self, call: CallScore) -> None:
         self.done += 1
         self.passing += call.passed and not call.broke_character
-        self.cost += call.cost_usd or 0.0
+        self.cost += (call.cost_usd or 0.0) + (call.harness_cost_usd or 0.0)
         verdict = "broke character" if call.broke_character else ("pass" if call.passed else "FAIL")
         name = call.scenario.rsplit("/", 1)[-1].removesuffix(".yaml")
         print(
@@ -99,26 +103,29 @@ def run(args: argparse.Namespace) -> int:
     from simulator.scenario import ScenarioError
     from voice_agent.spec import SpecError, load_spec
 
-    from .offline import PlannedCall, planned_calls, run_calls
+    from .offline import JudgeKind, PlannedCall, planned_calls, run_calls
+    from .online import online_target
     from .report import build_report, compare, gate_outcome, print_report, tier_label
     from .report_files import write_report
     from .suite import SuiteError, load_suite  # it reads scenarios: the simulator, absent from the image
 
-    if args.online:
-        print(
-            "error: the online tier (--online: the real model, an LLM persona caller, the LLM judge) is not built "
-            "yet; run without --online for the offline tier",
-            file=sys.stderr,
-        )
-        return 2
     try:
         suite, files = load_suite(args.suite)
+        online = args.online or suite.tier == "online"
+        suite = suite.model_copy(update={"tier": "online" if online else "offline"})
         if args.runs is not None:
             suite = suite.model_copy(update={"repeats": args.runs})
         plan = planned_calls(suite, files)
         if args.compare:
             load_spec(args.compare)
-        if args.judge == "openai" and not os.environ.get("OPENAI_API_KEY"):
+        judge: JudgeKind = args.judge or ("openai" if online else "stand-in")
+        if online and judge != "openai":
+            raise SuiteError("the online tier is judged by the LLM judge: drop --judge stand-in")
+        if online and files:
+            raise SuiteError("the online tier calls with the suite's personas; its scenario files run offline only")
+        if online and not os.environ.get("OPENAI_API_KEY"):
+            raise SuiteError("the online tier (--online) needs OPENAI_API_KEY in the environment")
+        if judge == "openai" and not os.environ.get("OPENAI_API_KEY"):
             raise SuiteError("--judge openai needs OPENAI_API_KEY in the environment")
     except (SuiteError, ScenarioError, SpecError) as err:
         return _fail(err)
@@ -127,10 +134,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"{call.persona} seed {call.seed}")
         return 0
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    at_once = args.concurrency or suite.concurrency
+    at_once = args.concurrency or (suite.online.concurrency if online else suite.concurrency)
     quiet = args.json
     if not quiet:
         print(f"Suite {suite.name}, {tier_label(suite.tier)}", flush=True)
+        if online:
+            models = suite.online
+            print(
+                f"  OpenAI: {online_target().label}; persona {models.persona_model}, transcription "
+                f"{models.transcribe_model}, judge {suite.judge_model}, the agent's realtime model per its spec",
+                flush=True,
+            )
         print(f"  {len(plan)} runs, {at_once} at a time...", flush=True)
     progress = Progress(len(plan))
     started = time.monotonic()
@@ -140,7 +154,15 @@ def run(args: argparse.Namespace) -> int:
     ) -> tuple[list[CallScore], list[str]]:
         on_call = None if quiet else counter
         return asyncio.run(
-            run_calls(suite, calls, concurrency=at_once, on_call=on_call, agent=agent, judge_kind=args.judge)
+            run_calls(
+                suite,
+                calls,
+                concurrency=at_once,
+                on_call=on_call,
+                agent=agent,
+                judge_kind=judge,
+                tier=suite.tier,
+            )
         )
 
     calls, errors = place(plan, progress)

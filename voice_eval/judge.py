@@ -11,10 +11,11 @@ compare words) turns that verdict into `unsure`, and unsure counts as fail.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from openai import OpenAI
+from openai.types.completion_usage import CompletionUsage
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from voice_agent.evidence import normalise
@@ -87,7 +88,13 @@ def transcript_lines(transcript: Sequence[Turn]) -> list[TranscriptLine]:
     return [TranscriptLine(seq=t.seq, speaker=t.speaker, text=t.text) for t in transcript if t.text]
 
 
-def ask_judge(client: OpenAI, model: str, request: JudgeRequest) -> Judgment:
+def ask_judge(
+    client: OpenAI,
+    model: str,
+    request: JudgeRequest,
+    on_usage: Callable[[CompletionUsage | None], None] | None = None,
+) -> Judgment:
+    """`on_usage`: told the call's token usage (the online tier counts what its judge costs)."""
     completion = client.chat.completions.create(
         model=model,
         temperature=0,
@@ -100,6 +107,8 @@ def ask_judge(client: OpenAI, model: str, request: JudgeRequest) -> Judgment:
             "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": Judgment.model_json_schema()},
         },
     )
+    if on_usage is not None:
+        on_usage(completion.usage)
     content = completion.choices[0].message.content if completion.choices else None
     if not content:
         raise JudgeError("the judge's answer has no content")

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from simulator.scenario import DECLINED, LANGUAGE, Caller, ModelKnobs, Scenario, Turn
+from simulator.scenario import DECLINED, LANGUAGE, Caller, ModelKnobs, NoiseDb, Scenario, Turn
 
 Temperament = Literal["terse", "rambling", "corrects_themselves", "interrupts", "goes_silent", "tries_to_end_early"]
 Lines = Annotated[list[str], Field(min_length=1)]  # ways the persona may say it; the seed picks one
@@ -62,6 +62,7 @@ class Opening(_Strict):
 class Stress(_Strict):
     pauses: bool = False  # digit strings said in two halves with a pause longer than the VAD's
     speak_over_agent: bool = False  # some turns start while the agent is still talking
+    noise_db: NoiseDb | None = None  # background noise mixed under the caller's speech, dBFS RMS
 
 
 class Persona(_Strict):
@@ -140,7 +141,8 @@ def play(persona: Persona, agent: Path, default_language: str, seed: int) -> Sce
     turns = [_turn(persona, words, means, index, rng) for index, (words, means) in enumerate(steps)]
     if persona.hang_up_after is not None and persona.hang_up_after < len(turns):
         turns = [*turns[: persona.hang_up_after], Turn(hang_up=True)]
-    return Scenario(agent=agent, seed=seed, caller=Caller(language=persona.language, turns=turns), model=persona.model)
+    caller = Caller(language=persona.language, turns=turns, noise_db=persona.stress.noise_db)
+    return Scenario(agent=agent, seed=seed, caller=caller, model=persona.model)
 
 
 def _turn(persona: Persona, words: str, means: dict[str, str], index: int, rng: random.Random) -> Turn:

@@ -74,6 +74,7 @@ class SuiteReport(BaseModel):
     broke_character: list[str] = []  # "persona seed N": excluded from every number below
     rubric: dict[str, dict[str, int]] = {}  # criterion -> verdict -> runs
     cost_usd_total: float | None = None
+    harness_cost_usd_total: float | None = None  # online: the persona LLM, transcription and judge calls
     personas: list[PersonaSummary]
     pass_rate_interval: tuple[float, float] | None  # bootstrap 95% over personas of their pass rates
     metrics: dict[str, float | None]
@@ -91,6 +92,11 @@ def tier_label(tier: str) -> str:
         return (
             "OFFLINE tier: the project's stand-ins play the model (and the persona LLM and judge); "
             "this measures the harness and the product around the model, not the model"
+        )
+    if tier == "online":
+        return (
+            "ONLINE tier: the real realtime model behind the real bridge (AWS is moto), an LLM persona caller "
+            "heard through transcription, the LLM judge"
         )
     return f"{tier.upper()} tier"
 
@@ -199,6 +205,7 @@ def build_report(
     # A run where the simulated caller broke character says nothing about the agent: reported, not scored.
     calls = [c for c in everything if not c.broke_character]
     costs = [c.cost_usd for c in everything if c.cost_usd is not None]
+    harness = [c.harness_cost_usd for c in everything if c.harness_cost_usd is not None]
     fields = summarise_fields(calls)
     personas = summarise_personas(calls)
     metrics = compute_metrics(calls, fields, personas, suite.repeats)
@@ -212,6 +219,7 @@ def build_report(
         broke_character=[f"{_name(c.scenario)} seed {c.seed}" for c in everything if c.broke_character],
         rubric=summarise_rubric(calls),
         cost_usd_total=round(sum(costs), 4) if costs else None,
+        harness_cost_usd_total=round(sum(harness), 4) if harness else None,
         personas=personas,
         pass_rate_interval=bootstrap_mean([p.pass_rate for p in personas]) if personas else None,
         metrics=metrics,
@@ -323,6 +331,8 @@ def print_report(report: SuiteReport, out: TextIO) -> None:
     if report.cost_usd_total is not None:
         per_call = report.metrics["cost_usd_per_call"] or 0.0
         out.write(f"  model cost: ${report.cost_usd_total:.4f} in all, ${per_call:.4f} per call (estimated)\n")
+    if report.harness_cost_usd_total is not None:
+        out.write(f"  persona LLM, transcription and judge: ${report.harness_cost_usd_total:.4f} in all (estimated)\n")
     if (gate := report.gate) is not None:
         out.write(f"\n  gate: {'PASS' if gate.passed else 'FAIL'}: {gate.verdict}\n")
     if (cmp := report.comparison) is not None:

@@ -52,7 +52,8 @@ class CallScore(BaseModel):
     goodbyes: int
     gate_denials: int
     latencies_ms: list[int]  # caller-perceived, one per answered turn
-    cost_usd: float | None
+    cost_usd: float | None  # the agent's, as its record prices it
+    harness_cost_usd: float | None = None  # online: this run's persona LLM, transcription and judge calls
     duration_ms: int
     check_failures: list[str] = []  # checks.py: evidence, gate, read-back, who ended it, asked again
     judgment: Judgment | None = None  # the rubric judge's, when the suite has a rubric or personas

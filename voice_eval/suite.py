@@ -62,12 +62,26 @@ class GateSettings(_Strict):
     min_lower_bound: Annotated[float, Field(ge=0, le=1)] = 0.4
 
 
+class OnlineSettings(_Strict):
+    """The online tier's own model calls (the agent's realtime model is its spec's): the persona LLM
+    that plays each caller, the transcription it hears the agent through, and its bounds per call."""
+
+    persona_model: str = "gpt-4.1-mini"
+    persona_temperature: Annotated[float, Field(ge=0, le=2)] = 0.7
+    transcribe_model: str = "gpt-4o-transcribe"
+    max_turns: Annotated[int, Field(ge=1, le=100)] = 30  # caller lines per call
+    max_call_s: Annotated[float, Field(ge=10, le=1800)] = 300.0
+    concurrency: Annotated[int, Field(ge=1, le=4)] = 1  # calls at once: each is a real model session
+
+
 class Suite(_Strict):
     name: str
     # offline: the project's OpenAI stand-in plays the model (scripted by each call's `means`,
     # misbehaving as its knobs say), a stand-in persona LLM the callers and a stand-in judge the
-    # rubric; no network, no key. The online tier is not built yet.
-    tier: Literal["offline"] = "offline"
+    # rubric; no network, no key. online (or `--online`): the real realtime model behind the real
+    # bridge, an LLM persona caller heard through transcription, the LLM judge (OPENAI_API_KEY).
+    tier: Literal["offline", "online"] = "offline"
+    online: OnlineSettings = OnlineSettings()
     scenarios: list[str] = []  # paths or glob patterns, relative to the suite file
     agent: Path | None = None  # the spec the personas call (relative to the suite file)
     personas: list[Persona] = []

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from simulator import mulaw
 from simulator.caller import SimulatedCaller
-from simulator.caller_audio import MAX_PAUSE_MS, caller_voice, prepare_turn_audio, tighten
+from simulator.caller_audio import MAX_PAUSE_MS, caller_voice, is_loud, prepare_turn_audio, tighten
 from simulator.caller_listen import AgentSpeechTracker
 from simulator.caller_result import CallerOptions
 from simulator.scenario import Caller, Turn
@@ -34,6 +34,24 @@ def test_tighten_trims_the_edges_and_caps_pauses_so_one_turn_is_one_vad_segment(
     assert vad_segments(shaped, 250) == 1
     assert mulaw.duration_ms(shaped) == 300 + MAX_PAUSE_MS + 300
     assert tighten(mulaw.silence(100)) == mulaw.silence(100)  # nothing to shape
+
+
+def test_background_noise_is_heard_under_the_speech_and_stays_below_the_vad() -> None:
+    turns = [Turn(say="My number is six one seven, five five five.", mid_turn_pause_ms=1200)]
+    (clean,) = asyncio.run(prepare_turn_audio(turns, language="en", engine="synthetic"))
+    (noisy,) = asyncio.run(prepare_turn_audio(turns, language="en", engine="synthetic", noise_db=-50))
+    assert clean is not None and noisy is not None and len(noisy) == len(clean)
+    frames = range(0, len(clean) - 160, 160)
+    quiet = [i for i in frames if clean[i : i + 160] == mulaw.silence(20)]  # the mid-turn pause
+    assert len(quiet) >= 50
+    levels = [mulaw.rms_dbfs(noisy[i : i + 160]) for i in quiet]
+    assert all(-53 < level < -47 for level in levels)  # the noise, at its level, in the pause
+    assert not any(is_loud(noisy[i : i + 160]) for i in quiet)
+    assert vad_segments(noisy, 500) == vad_segments(clean, 500) == 2  # the VAD still hears two halves
+    again = asyncio.run(prepare_turn_audio(turns, language="en", engine="synthetic", noise_db=-50))
+    assert again == [noisy]  # the same noise for the same audio: runs stay reproducible
+    with pytest.raises(ValidationError):
+        Caller(turns=turns, noise_db=-30)  # above the VAD threshold: it would be speech
 
 
 def test_caller_voice_is_a_variant_of_any_language_for_espeak_only() -> None:
