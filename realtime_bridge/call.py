@@ -114,8 +114,12 @@ class Call:
                 if client is None or not queue.empty():
                     queue.put_nowait(text)  # behind what is queued (the gap's frames): audio keeps its order
                     continue
-                with contextlib.suppress(ConnectionError):  # straight to the socket: one task hop less a frame
+                # Straight to the socket: one task hop less a frame. A try costs nothing per frame, a
+                # suppress() context manager an object and two calls; the reader sees a close.
+                try:  # noqa: SIM105
                     await client.send(text)
+                except ConnectionError:
+                    pass
             elif isinstance(event, DtmfDigit):
                 self._feed(ev.Keypad(event.digit))
         await self._ended.wait()  # the media closes once SIP has ended: sip_ended() finishes the call
