@@ -33,11 +33,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/bridge_calls.py
 
 # The bridge beside a do-nothing relay at 1, 20 and 100 concurrent calls (LEVELS=1,20,100,200 for more).
-# LOOP=asyncio measures both on the standard event loop instead of uvloop.
+# LOOP=asyncio measures both on the standard event loop instead of uvloop; REPEAT=3 runs each level
+# three times per target, alternating, and shows medians (CPU figures move between runs here).
 LEVELS ?= 1,20,100
 LOOP   ?= uvloop
+REPEAT ?= 1
 bench-load: $(STAMP)
-	$(BIN)/python bench/bridge_load.py --levels $(LEVELS) --event-loop $(LOOP)
+	$(BIN)/python bench/bridge_load.py --levels $(LEVELS) --event-loop $(LOOP) --repeat $(REPEAT)
 
 # 200 concurrent calls with RTP and DTMF over UDP and TCP, then every record, transcript and CallEnded audited.
 bench-sip: $(STAMP)

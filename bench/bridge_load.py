@@ -15,13 +15,18 @@ arguments.done -> the bridge's function_call_output) and the CallStarted policy 
 (180 -> 200), cold (the first) and warm (the rest); CPU seconds per call-minute of the target
 process over the steady window (every call up). Ratios are ours / null.
 
-    .venv/bin/python bench/bridge_load.py [--levels 1,20,100] [--duration 20] [--out PATH]
+    .venv/bin/python bench/bridge_load.py [--levels 1,20,100] [--duration 20] [--repeat N] [--out PATH]
+
+With --repeat N each level is run N times per target, null and ours alternating, and the table
+shows the median of each figure (the JSON keeps every run): on a shared machine one run's CPU
+figures move by 15 % either way.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -193,6 +198,7 @@ def _get(row: dict[str, Any], key: str) -> float | None:
     return value.get(sub) if isinstance(value, dict) else value
 
 
+CPU = "cpu_s_per_call_minute"
 METRICS = [
     ("ingress p50 ms", "ingress_ms.p50"),
     ("ingress p99 ms", "ingress_ms.p99"),
@@ -215,7 +221,7 @@ METRICS = [
     ("policy RT (180->200) cold ms", "policy_rt_cold_ms"),
     ("policy RT warm p50 ms", "policy_rt_warm_ms.p50"),
     ("policy RT warm p99 ms", "policy_rt_warm_ms.p99"),
-    ("CPU s / call-minute", "cpu_s_per_call_minute"),
+    ("CPU s / call-minute", CPU),
     ("target CPU % of a core", "target_cpu_pct"),
     ("fake model CPU %", "fake_model_cpu_pct"),
     ("caller CPU %", "caller_cpu_pct"),
@@ -224,15 +230,44 @@ METRICS = [
 ]
 
 
-def render(level: dict[str, dict[str, Any]], delay: tuple[float, float]) -> str:
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from repeated runs of a target: the median of every number (per percentile for
+    the summaries), so one noisy run on a shared machine does not decide a ratio."""
+
+    def merge(values: list[Any]) -> Any:
+        if all(isinstance(v, dict) for v in values):
+            return {k: merge([v.get(k) for v in values]) for k in values[0]}
+        present = [v for v in values if v is not None]  # a run with no such event has no figure
+        if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+            return statistics.median(present)
+        return values[0]
+
+    return merge(runs) if len(runs) > 1 else runs[0]
+
+
+def render(level: dict[str, Any], delay: tuple[float, float]) -> str:
     null, ours = level["null"], level["ours"]
     rows = [[label, _get(ours, k), _get(null, k), _ratio(_get(ours, k), _get(null, k))] for label, k in METRICS]
+    repeats = len(level.get("runs", [])) or 1
     title = (
         f"{ours['calls']} concurrent calls on {ours['event_loop']}: {ours['onsets']} caller onsets, "
         f"steady window {ours['steady_window_s']} s "
         f"(null {null['steady_window_s']} s); the model's own answer delay is {delay[0]:.0f}-{delay[1]:.0f} ms"
     )
+    if repeats > 1:
+        ratios = ", ".join(_ratio(_get(r["ours"], CPU), _get(r["null"], CPU)) for r in level["runs"])
+        title += f"\nmedians of {repeats} runs, null and ours alternating; CPU ratio per run: {ratios}"
     return title + "\n" + table(rows, ["metric", "ours", "null", "ours/null"])
+
+
+def measure_level(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    runs = []
+    for _ in range(args.repeat):  # alternating, so a slow spell of the machine falls on both
+        runs.append({t: run_target(t, n, args.duration, args.seed, args.event_loop) for t in TARGETS})
+    level: dict[str, Any] = {t: median_of([r[t] for r in runs]) for t in TARGETS}
+    if args.repeat > 1:
+        level["runs"] = runs
+    return level
 
 
 def main() -> int:
@@ -243,8 +278,14 @@ def main() -> int:
     parser.add_argument(
         "--event-loop", choices=LOOPS, default=LOOPS[0], help="the loop both the bridge and the null relay run on"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per level and target, alternating; the table shows medians"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "bridge_load.json")
     args = parser.parse_args()
+    if args.repeat < 1:
+        print("error: --repeat must be 1 or more", file=sys.stderr)
+        return 2
     try:
         levels = [int(x) for x in args.levels.split(",") if x.strip()]
     except ValueError:
@@ -264,7 +305,7 @@ def main() -> int:
         print(f"the bridge or null relay pinned to CPU {payload['machine']['pinned']['target']}, the callers and "
               f"stand-ins to {payload['machine']['pinned']['harness']}", flush=True)  # fmt: skip
     for n in levels:
-        level = {t: run_target(t, n, args.duration, args.seed, args.event_loop) for t in TARGETS}
+        level = measure_level(n, args)
         payload["levels"].append(level)
         print(render(level, (150.0, 350.0)) + "\n", flush=True)
         write_json(args.out, payload)  # after every level: a long run that is stopped keeps what it measured

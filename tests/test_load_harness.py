@@ -56,3 +56,16 @@ def test_percentiles_are_nearest_rank() -> None:
     values = list(range(1, 101))
     assert (pct(values, 50), pct(values, 99), pct(values, 100)) == (50, 99, 100)
     assert pct([], 50) is None
+
+
+def test_repeated_runs_are_reduced_to_the_median_of_every_figure() -> None:
+    from bridge_load import median_of
+
+    runs = [
+        {"calls": 100, "event_loop": "uvloop", "cpu_s_per_call_minute": cpu, "ingress_ms": {"p99": p99, "n": 9}}
+        for cpu, p99 in ((0.15, 7.0), (0.12, 9.5), (0.13, None))
+    ]
+    merged = median_of(runs)
+    assert merged["cpu_s_per_call_minute"] == 0.13 and merged["calls"] == 100 and merged["event_loop"] == "uvloop"
+    assert merged["ingress_ms"] == {"p99": 8.25, "n": 9}  # the runs that have the figure
+    assert median_of(runs[:1]) is runs[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,10 @@ class ScriptedRealtimeClient:
     @property
     def close_code(self) -> int | None:
         return self._close_code
+
+    def __post_init__(self) -> None:
+        self.frame_send: Callable[[str], Awaitable[None]] = self.send  # checked here like any event
+        self.closed_errors: tuple[type[BaseException], ...] = (ConnectionError,)
 
     async def connect(self, model: str) -> None:
         self.enqueue(self.on_connect)
