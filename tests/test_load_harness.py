@@ -69,3 +69,13 @@ def test_repeated_runs_are_reduced_to_the_median_of_every_figure() -> None:
     assert merged["cpu_s_per_call_minute"] == 0.13 and merged["calls"] == 100 and merged["event_loop"] == "uvloop"
     assert merged["ingress_ms"] == {"p99": 8.25, "n": 9}  # the runs that have the figure
     assert median_of(runs[:1]) is runs[0]
+
+
+def test_an_answer_that_queued_behind_other_audio_is_told_apart() -> None:
+    from bridge_load import _line_busy
+    from load_harness import KIND_TOOL_ANSWER
+
+    ms = 1_000_000
+    tagged = [(100 * ms, KIND_TOOL_ANSWER, 4), (300 * ms, KIND_TOOL_ANSWER, 4), (310 * ms, KIND_ANSWER, 5)]
+    assert _line_busy(tagged, 250 * ms, 310 * ms, 5)  # the tool round's follow-up played in between
+    assert not _line_busy(tagged, 305 * ms, 310 * ms, 5)  # sent once the line was idle: its own frame only
