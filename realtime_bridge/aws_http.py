@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import os
 import ssl
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
+from botocore.httpsession import get_cert_path
 
 MAX_HEAD = 64 * 1024
 CREDENTIALS_TTL_S = 60.0  # botocore's refreshable credentials renew well before they expire
@@ -163,7 +165,7 @@ class SignedHttp:
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(max_connections)
         self._connect_timeout_s = connect_timeout_s
-        self._tls = ssl.create_default_context() if endpoint.scheme == "https" else None
+        self._tls = tls_context() if endpoint.scheme == "https" else None
 
     async def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Response:
         """One request (`path` already URL-quoted). A kept-alive connection the peer closed while
@@ -268,8 +270,13 @@ class BlockingSignedHttp:
     def _open(self) -> http.client.HTTPConnection:
         e = self.endpoint
         if e.scheme == "https":
-            return http.client.HTTPSConnection(e.host, e.port, timeout=self._timeout_s)
+            return http.client.HTTPSConnection(e.host, e.port, timeout=self._timeout_s, context=tls_context())
         return http.client.HTTPConnection(e.host, e.port, timeout=self._timeout_s)
+
+
+def tls_context() -> ssl.SSLContext:
+    """The CA bundle boto3 would verify AWS with: AWS_CA_BUNDLE when set, else botocore's default."""
+    return ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or get_cert_path(True))
 
 
 def endpoint_of(session: Any, service: str, endpoint_url: str | None = None) -> Endpoint:

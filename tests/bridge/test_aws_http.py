@@ -149,3 +149,52 @@ def test_invokes_give_up_after_the_attempts_and_never_retry_a_refusal() -> None:
     raised = reply(200, b'{"errorMessage":"x"}', headers="X-Amz-Function-Error: Unhandled\r\n")
     server, result = invoke_with(lambda n, head: raised)
     assert isinstance(result, InvokeError) and "errorMessage" in str(result) and len(server.heads) == 1
+
+
+def test_https_endpoints_are_verified_with_the_ca_bundle_boto3_would_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS is https: both clients verify it against AWS_CA_BUNDLE (else botocore's own bundle)."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from realtime_bridge.aws_http import BlockingSignedHttp
+    from simulator.loopback_tls import make_loopback_tls
+
+    tls = make_loopback_tls()
+
+    class Ok(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Ok)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.bridge_cert, tls.bridge_key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = Endpoint.from_url(f"https://127.0.0.1:{server.server_address[1]}", "us-east-1")
+    try:
+        with pytest.raises(HttpError):  # a CA nobody configured is not trusted
+            BlockingSignedHttp(endpoint, "dynamodb", credentials).request("POST", "/", b"{}", {})
+        monkeypatch.setenv("AWS_CA_BUNDLE", tls.ca_file)
+        assert BlockingSignedHttp(endpoint, "dynamodb", credentials).request("POST", "/", b"{}", {}).status == 200
+
+        async def signed() -> int:
+            http = SignedHttp(endpoint, "lambda", credentials)
+            try:
+                return (await http.request("POST", "/x", b"{}", {})).status
+            finally:
+                await http.close()
+
+        assert asyncio.run(signed()) == 200
+    finally:
+        server.shutdown()
+        tls.close()
