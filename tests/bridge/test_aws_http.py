@@ -165,7 +165,7 @@ def test_https_endpoints_are_verified_with_the_ca_bundle_boto3_would_use(monkeyp
     class Ok(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             self.send_response(200)
             self.send_header("Content-Length", "2")
