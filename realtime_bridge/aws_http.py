@@ -2,10 +2,10 @@
 
 Why not boto3 on a worker thread: at 100 calls a boto3 Lambda invoke cost about 1.5 ms of CPU
 (parameter validation, hooks, user-agent strings, response parsing) and handed the GIL back and
-forth with the loop that paces every call's audio. The same request signed by botocore's own
-SigV4 signer and written on an asyncio stream costs about a third of that, on the loop. Lambda's
-Invoke is one POST whose body is the payload, which is all this speaks; botocore still owns
-credentials (refreshed on a worker thread, never on the loop) and the signature.
+forth with the loop that paces every call's audio. The same request signed (sigv4.py: botocore's
+signature, byte for byte, with the day's key kept) and written on an asyncio stream costs a small
+part of that, on the loop. Lambda's Invoke is one POST whose body is the payload, which is all
+this speaks; botocore still owns credentials (refreshed on a worker thread, never on the loop).
 
 The framing and signing are sans-I/O (`request_bytes`, `parse_head`, `signed_headers`);
 `SignedHttp` is the loop's shell (Lambda invokes), `BlockingSignedHttp` a worker thread's
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 from botocore.httpsession import get_cert_path
+
+from realtime_bridge.sigv4 import SigV4Signer
 
 MAX_HEAD = 64 * 1024
 CREDENTIALS_TTL_S = 60.0  # botocore's refreshable credentials renew well before they expire
@@ -53,9 +53,16 @@ class Endpoint:
         return cls(parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), region)
 
     @property
-    def base(self) -> str:
+    def host_header(self) -> str:
         default = 443 if self.scheme == "https" else 80
-        return f"{self.scheme}://{self.host}" + ("" if self.port == default else f":{self.port}")
+        return self.host + ("" if self.port == default else f":{self.port}")
+
+    @property
+    def base(self) -> str:
+        return f"{self.scheme}://{self.host_header}"
+
+    def signer(self, service: str) -> SigV4Signer:
+        return SigV4Signer(service, self.region, self.host_header)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,19 +102,11 @@ def keeps_alive(headers: dict[str, str]) -> bool:
 
 
 def signed_headers(
-    endpoint: Endpoint,
-    service: str,
-    credentials: ReadOnlyCredentials,
-    method: str,
-    path: str,
-    body: bytes,
-    headers: dict[str, str],
+    signer: SigV4Signer, credentials: ReadOnlyCredentials, method: str, path: str, body: bytes, headers: dict[str, str]
 ) -> dict[str, str]:
-    """`headers` plus Host, Content-Length and botocore's SigV4 signature for this request."""
-    request = AWSRequest(method, endpoint.base + path, data=body, headers=headers)
-    SigV4Auth(credentials, service, endpoint.region).add_auth(request)
-    signed = {name: str(value) for name, value in request.headers.items()}
-    signed["Host"] = endpoint.base.split("://", 1)[1]
+    """`headers` plus the SigV4 signature, Host and Content-Length for this request."""
+    signed = signer.headers(credentials, method, path, body, headers)
+    signed["Host"] = signer.host
     signed["Content-Length"] = str(len(body))
     return signed
 
@@ -159,7 +158,7 @@ class SignedHttp:
         connect_timeout_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.endpoint, self._service = endpoint, service
+        self.endpoint, self._signer = endpoint, endpoint.signer(service)
         self._credentials, self._clock = credentials, clock
         self._frozen: tuple[float, ReadOnlyCredentials] | None = None
         self._idle: list[_Connection] = []
@@ -170,9 +169,7 @@ class SignedHttp:
     async def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Response:
         """One request (`path` already URL-quoted). A kept-alive connection the peer closed while
         idle is retried once on a fresh one, as every HTTP client does; other failures raise."""
-        signed = signed_headers(
-            self.endpoint, self._service, await self._current_credentials(), method, path, body, headers
-        )
+        signed = signed_headers(self._signer, await self._current_credentials(), method, path, body, headers)
         data = request_bytes(method, path, signed, body)
         async with self._slots:
             reused = bool(self._idle)
@@ -236,12 +233,12 @@ class BlockingSignedHttp:
 
     def __init__(self, endpoint: Endpoint, service: str, credentials: Callable[[], ReadOnlyCredentials],
                  *, timeout_s: float = 10.0) -> None:  # fmt: skip
-        self.endpoint, self._service, self._credentials = endpoint, service, credentials
+        self.endpoint, self._signer, self._credentials = endpoint, endpoint.signer(service), credentials
         self._timeout_s = timeout_s
         self._connection: http.client.HTTPConnection | None = None
 
     def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Response:
-        signed = signed_headers(self.endpoint, self._service, self._credentials(), method, path, body, headers)
+        signed = signed_headers(self._signer, self._credentials(), method, path, body, headers)
         for attempt in (1, 2):
             reused = self._connection is not None
             connection = self._connection or self._open()

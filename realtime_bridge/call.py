@@ -2,9 +2,9 @@
 
 Tasks: the uplink (caller frames -> the model socket), the sender (one queue of commands and
 buffered audio -> the current socket), one reader per model session (socket -> events), workers
-for tool rounds and policy calls; one timer handle armed at `next_deadline()`. A task that dies
-ends the call with a BYE; a session that dies is call control's to repair. Nothing on the audio
-path awaits a tool or a database; actions are carried out at once.
+for tool rounds and policy calls; one timer armed at `next_deadline()` (deadline_timer.py). A
+task that dies ends the call with a BYE; a session that dies is call control's to repair.
+Nothing on the audio path awaits a tool or a database; actions are carried out at once.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from realtime_bridge import call_events as ev
 from realtime_bridge.call_control import CallControl, ControlSettings
 from realtime_bridge.call_journal import CallJournal
 from realtime_bridge.call_workers import policy_call, tool_round
+from realtime_bridge.deadline_timer import DeadlineTimer
 from realtime_bridge.realtime.client import ConnectRefused, RealtimeClient
 from realtime_bridge.realtime.session_config import build_session
 from realtime_bridge.realtime.translate import decode, encode
@@ -64,8 +65,7 @@ class Call:
             call_id, spec, self.session, media.playout, self.uplink.level, self._loop.time(), settings.control
         )
         self._client: RealtimeClient | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._armed: float | None = None
+        self._timer = DeadlineTimer(self._on_deadline)
         self._ended = asyncio.Event()
         self._tasks = CallTasks(call_id, self._ended.set)  # a broken task ends the call with a BYE
         self._hung_up = False
@@ -83,8 +83,7 @@ class Call:
             self._apply(self.control.finish(self._loop.time()))
             if self._tasks.broken or not self._ended.is_set():
                 self._bye()  # the call broke on our side: never leave a caller on an open line
-            if self._timer is not None:
-                self._timer.cancel()
+            self._timer.cancel()
             await self._tasks.cancel_all()
             if self._client is not None:
                 await self._client.close()
@@ -194,20 +193,10 @@ class Call:
                 case _:
                     assert_never(action)
         self.uplink.live = self.control.model_ready  # read per frame: a flag, not a property chain
-        self._arm()
+        self._timer.arm(self.control.next_deadline())
 
-    def _arm(self) -> None:
-        deadline = self.control.next_deadline()
-        if deadline == self._armed:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._armed = deadline
-        self._timer = None if deadline is None else self._loop.call_at(deadline, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._armed = self._timer = None
-        self._feed(ev.Tick())
+    def _on_deadline(self, now: float) -> None:
+        self._apply(self.control.handle(ev.Tick(), now))
 
     def _flush_gap(self) -> None:
         sent_ms, dropped_ms = self.uplink.flush()

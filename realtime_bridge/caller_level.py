@@ -3,7 +3,8 @@ service's VAD fire `speech_started` while the caller is silent; the bridge owns 
 checks the caller's recent frames before cutting the agent off.
 
 Cheap on the audio path: each frame is kept by reference (a bounded deque, no copy, no math);
-the level is computed only when the question is asked, in C (`bytes.translate` + `max`).
+the level is computed only when the question is asked, newest frame first, in C: deleting every
+quiet byte value leaves something only if a frame has a sample at or above the threshold.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 from collections import deque
 
 FRAME_MS = 20
-# mu-law stores loudness inverted in the low 7 bits: 0x7F/0xFF is silence, 0x00/0x80 the loudest.
-_MAGNITUDE = bytes((~b) & 0x7F for b in range(256))
 # Magnitude 20 is about -45 dBFS: above a quiet line's hiss, below any voice at phone level.
 AUDIBLE_MAGNITUDE = 20
+# mu-law stores loudness inverted in the low 7 bits: 0x7F/0xFF is silence, 0x00/0x80 the loudest.
+_QUIET = bytes(b for b in range(256) if (~b) & 0x7F < AUDIBLE_MAGNITUDE)
 
 
 class CallerLevel:
@@ -25,4 +26,4 @@ class CallerLevel:
         self._frames.append(ulaw)
 
     def audible(self) -> bool:
-        return any(max(frame.translate(_MAGNITUDE), default=0) >= AUDIBLE_MAGNITUDE for frame in self._frames)
+        return any(frame.translate(None, _QUIET) for frame in reversed(self._frames))

@@ -14,6 +14,7 @@ import ssl
 from collections.abc import Callable
 from typing import TypeVar, assert_never
 
+from realtime_bridge.deadline_timer import DeadlineTimer
 from realtime_bridge.rtp.srtp import SrtpKey
 from realtime_bridge.sip.build import Peer, Transport
 from realtime_bridge.sip.events import Transmit
@@ -65,7 +66,7 @@ class CallerSipLeg:
         self._udp: UdpTransport | None = None
         self._tcp: TcpTransport | None = None
         self._uac: UacCall | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = DeadlineTimer(self._on_deadline)
         self.ringing_at: float | None = None
         # AudioOffer once answered; the status of a final failure otherwise.
         self.outcome: asyncio.Future[AudioOffer | int] = asyncio.get_running_loop().create_future()
@@ -116,9 +117,7 @@ class CallerSipLeg:
         self._apply(self.uac.hang_up(_now()))
 
     def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
         if self._udp is not None:
             self._udp.close()
         if self._tcp is not None:
@@ -133,9 +132,8 @@ class CallerSipLeg:
             return
         self._apply(outputs)
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._apply(self.uac.on_timer(_now()))
+    def _on_deadline(self, now: float) -> None:
+        self._apply(self.uac.on_timer(now))
 
     def _apply(self, outputs: list[UacOutput]) -> None:
         for out in outputs:
@@ -159,12 +157,7 @@ class CallerSipLeg:
         self._on_change()
 
     def _rearm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        deadline = self.uac.next_deadline()
-        if deadline is not None:
-            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+        self._timer.arm(self.uac.next_deadline())
 
 
 def _resolve(future: asyncio.Future[T], value: T) -> None:

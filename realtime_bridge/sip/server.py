@@ -13,6 +13,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Protocol, assert_never
 
+from realtime_bridge.deadline_timer import DeadlineTimer
 from realtime_bridge.rtp.ports import NoFreePort, RtpPortPool
 from realtime_bridge.rtp.session import RtpSession
 from realtime_bridge.rtp.srtp import SrtpContext, SrtpKey
@@ -75,7 +76,7 @@ class SipServer:
         self._calls: dict[str, CallInfo] = {}
         self._media: dict[str, RtpSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = DeadlineTimer(self._on_deadline)
         self._idle = asyncio.Event()
         self._idle.set()
         self.sip_port = config.sip_port
@@ -157,8 +158,7 @@ class SipServer:
         await self._idle.wait()
 
     async def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        self._timer.cancel()
         for media in self._media.values():
             media.close()
         for task in list(self._tasks):
@@ -175,9 +175,8 @@ class SipServer:
     def _on_message(self, data: bytes, peer: Peer) -> None:
         self._apply(self.core.receive(data, peer, _now()))
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._apply(self.core.on_timer(_now()))
+    def _on_deadline(self, now: float) -> None:
+        self._apply(self.core.on_timer(now))
 
     def _apply(self, outputs: list[Output]) -> None:
         for out in outputs:
@@ -208,12 +207,7 @@ class SipServer:
         transport.send(out.data, out.dest)
 
     def _rearm(self) -> None:
-        deadline = self.core.next_deadline()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if deadline is not None:
-            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+        self._timer.arm(self.core.next_deadline())
 
     def _ended(self, call_id: str, reason: EndReason) -> None:
         media = self._media.pop(call_id, None)

@@ -4,10 +4,12 @@ maximum call duration, a refused connect and a dying task, checked on the wire."
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
 from realtime_bridge.call import Call, CallSettings
+from realtime_bridge.call_events import Tick
 from realtime_bridge.call_journal import CallJournal
 from realtime_bridge.journal_table import DynamoJournalTable
 from realtime_bridge.journal_writer import JournalWriter
@@ -20,6 +22,8 @@ from voice_agent.directives import HangUp, PlayClosing
 from voice_agent.invocation import PolicyEvent, PolicyReply, ToolCall, ToolReply
 from voice_agent.record_store import RecordStore
 from voice_agent.spec import AgentSpec
+
+from .test_deadline_timer import EarlyTimers
 
 PCMU = {"type": "audio/pcmu"}
 UPDATED = {
@@ -167,3 +171,48 @@ def test_a_task_that_dies_ends_the_call_with_a_bye_instead_of_leaving_it_deaf(
         return byes
 
     assert asyncio.run(scenario()) == ["BYE"]
+
+
+def test_a_timer_the_loop_runs_early_is_one_tick_not_a_spin(
+    spec: AgentSpec, store: RecordStore, journal: DynamoJournalTable, call_id: str
+) -> None:
+    audio = {
+        "type": "response.output_audio.delta",
+        "event_id": "e2",
+        "response_id": "resp_1",
+        "item_id": "item_1",
+        "output_index": 0,
+        "content_index": 0,
+        "delta": base64.b64encode(b"\xff" * 800).decode(),
+    }  # 100 ms
+    created = {
+        "type": "response.created",
+        "event_id": "e1",
+        "response": {"object": "realtime.response", "id": "resp_1", "status": "in_progress", "output": []},
+    }
+    model = ScriptedRealtimeClient(
+        steps=[Step("session.update", (UPDATED,)), Step("response.create", (created, audio))]
+    )
+    ticks: list[tuple[float, float | None]] = []  # (now, the earliest deadline) of every tick fed
+
+    async def scenario() -> int:
+        call, media, _ = _call(spec, journal, call_id, model, FakeInvoker())
+        handle = call.control.handle
+
+        def counting(event: Any, now: float) -> Any:
+            if isinstance(event, Tick):
+                ticks.append((now, call.control.next_deadline()))
+            return handle(event, now)
+
+        call.control.handle = counting  # type: ignore[method-assign]
+        task = asyncio.create_task(call.run())
+        await _until(lambda: media.playout.queued_bytes == 800)
+        await asyncio.sleep(0.35)  # the playout deadline comes, again and again: nothing drains it here
+        await call.sip_ended(by_caller=False)
+        await task
+        return media.playout.queued_bytes
+
+    with asyncio.Runner(loop_factory=EarlyTimers) as runner:
+        assert runner.run(scenario()) == 800
+    assert 2 <= len(ticks) <= 6, f"{len(ticks)} ticks in 0.35 s for a deadline every 0.1 s"
+    assert all(deadline is not None and deadline <= now for now, deadline in ticks), "a tick found nothing due"
