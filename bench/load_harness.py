@@ -294,9 +294,11 @@ class LoadCaller:
         hold_s: float,
         deadline_s: float,
         on_all_answered: Callable[[], None] | None = None,
+        on_hold_over: Callable[[], None] | None = None,
     ) -> list[CallRecord]:
         """Place every call (starts spread over `ramp_s`), hold all for `hold_s` once the last is
-        answered, then hang up. Bounded: whatever is not done by `deadline_s` counts as failed."""
+        answered, then hang up. Bounded: whatever is not done by `deadline_s` counts as failed.
+        The two hooks bound the steady window: every call up, none hung up yet."""
         self.pacer.start()
         answered = asyncio.Event()
         hang_up = asyncio.Event()
@@ -319,6 +321,8 @@ class LoadCaller:
                 if on_all_answered is not None:
                     on_all_answered()
                 await asyncio.sleep(hold_s)
+                if on_hold_over is not None:
+                    on_hold_over()
                 hang_up.set()
                 await asyncio.gather(*tasks, return_exceptions=True)
         except TimeoutError:
