@@ -16,6 +16,7 @@ from collections.abc import Callable
 class DeadlineTimer:
     def __init__(self, fire: Callable[[float], None]) -> None:
         self._fire = fire
+        self._loop: asyncio.AbstractEventLoop | None = None  # the first arm's: get_running_loop() costs a getpid()
         self._handle: asyncio.TimerHandle | None = None
         self._armed: float | None = None
 
@@ -26,7 +27,12 @@ class DeadlineTimer:
         if self._handle is not None:
             self._handle.cancel()
         self._armed = deadline
-        self._handle = None if deadline is None else asyncio.get_running_loop().call_at(deadline, self._run)
+        if deadline is None:
+            self._handle = None
+            return
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        self._handle = self._loop.call_at(deadline, self._run)
 
     def cancel(self) -> None:
         self.arm(None)
@@ -34,5 +40,5 @@ class DeadlineTimer:
     def _run(self) -> None:
         armed = self._armed
         self._handle = self._armed = None
-        assert armed is not None  # a cancelled handle never runs
-        self._fire(max(asyncio.get_running_loop().time(), armed))
+        assert armed is not None and self._loop is not None  # a cancelled handle never runs
+        self._fire(max(self._loop.time(), armed))
