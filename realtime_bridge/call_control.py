@@ -365,6 +365,8 @@ class CallControl:
             self._responses[self._active].dropped = self._responses[self._active].audio_ms == 0
         self._active = None
         self.speech.fire(SpeechEvent.RESET, "session gone")
+        if self.attention.state is Attention.HEARING:  # its speech_stopped will never come
+            self._caller_active(self._now)
         self._out += self.transcript.lose_pending(self._ms(self._now), "the session ended before its transcription")
 
     def _model_lost(self, reason: str) -> None:
@@ -536,7 +538,7 @@ class CallControl:
         if echo:
             self._decide("intervention", "deny", "speech_started with no sound on the caller's line (echo); playing on")
             return
-        self._caller_active(now)
+        self._caller_active(now, AttentionEvent.CALLER_SPEAKING)
         if self.closing.state is not Closing.NONE:
             return  # the closing plays out: the caller is heard but cannot cut it
         self._barge_in(now)
@@ -702,7 +704,7 @@ class CallControl:
             or self._workers
             or self.playout.queued_bytes
             or not self.model_ready
-            or self.attention.state in (Attention.OFF, Attention.OVERTIME)
+            or self.attention.state in (Attention.OFF, Attention.OVERTIME, Attention.HEARING)
         )
         if busy:
             self._deadlines.pop("idle", None)
@@ -711,10 +713,10 @@ class CallControl:
             return
         self._deadlines["idle"] = self._last_activity + self.spec.limits.idle_seconds
 
-    def _caller_active(self, now: float) -> None:
+    def _caller_active(self, now: float, event: AttentionEvent = AttentionEvent.CALLER_ACTIVE) -> None:
         self._last_activity = self._last_caller = now
         self._prompts = 0
-        self.attention.fire(AttentionEvent.CALLER_ACTIVE, "caller speech")
+        self.attention.fire(event, "caller speech" if event is AttentionEvent.CALLER_SPEAKING else "caller spoke")
 
     # ---- helpers --------------------------------------------------------------------------
     def _ms(self, now: float) -> int:

@@ -122,6 +122,7 @@ CLOSING: dict[tuple[Closing, ClosingEvent], Closing] = {
 # ---- attention: an idle caller and the call's length -----------------------------------------
 class Attention(StrEnum):
     LISTENING = "listening"
+    HEARING = "hearing"  # the caller is mid-utterance (speech started, not yet stopped): never idle
     PROMPTED = "prompted"  # idle prompts played, the caller has not answered yet
     IDLE_REPORTED = "idle_reported"  # prompts exhausted: the idle escape is with the gate
     OVERTIME = "overtime"  # the maximum duration is with the gate
@@ -129,7 +130,8 @@ class Attention(StrEnum):
 
 
 class AttentionEvent(StrEnum):
-    CALLER_ACTIVE = "caller_active"
+    CALLER_SPEAKING = "caller_speaking"  # speech_started with sound on the caller's line
+    CALLER_ACTIVE = "caller_active"  # the utterance ended (or its session did)
     IDLE_PROMPT = "idle_prompt"  # silent for idle_seconds, prompts left
     IDLE_EXHAUSTED = "idle_exhausted"  # silent for idle_seconds, no prompts left
     MAX_DURATION = "max_duration"
@@ -138,6 +140,14 @@ class AttentionEvent(StrEnum):
 
 ATTENTION: dict[tuple[Attention, AttentionEvent], Attention] = {
     (Attention.LISTENING, AttentionEvent.CALLER_ACTIVE): Attention.LISTENING,
+    # A caller may talk for longer than idle_seconds: while they do, nobody is prompted.
+    **{
+        (s, AttentionEvent.CALLER_SPEAKING): Attention.HEARING
+        for s in (Attention.LISTENING, Attention.HEARING, Attention.PROMPTED, Attention.IDLE_REPORTED)
+    },
+    (Attention.HEARING, AttentionEvent.CALLER_ACTIVE): Attention.LISTENING,
+    (Attention.OVERTIME, AttentionEvent.CALLER_SPEAKING): Attention.OVERTIME,
+    (Attention.OFF, AttentionEvent.CALLER_SPEAKING): Attention.OFF,
     (Attention.LISTENING, AttentionEvent.IDLE_PROMPT): Attention.PROMPTED,
     (Attention.LISTENING, AttentionEvent.IDLE_EXHAUSTED): Attention.IDLE_REPORTED,
     (Attention.PROMPTED, AttentionEvent.CALLER_ACTIVE): Attention.LISTENING,

@@ -29,6 +29,7 @@ from realtime_bridge.realtime.model_events import (
     AddText,
     AudioDelta,
     CallerSpeechStarted,
+    CallerSpeechStopped,
     CallerTranscript,
     CallerTranscriptFailed,
     CallerTurnCommitted,
@@ -425,6 +426,28 @@ def test_idle_is_measured_from_when_the_agent_stopped_speaking(h: Harness) -> No
     assert [r.purpose for r in h.sent(CreateResponse, out)] == []  # silent only since the audio ended
     out = h.advance(1.0)
     assert [r.purpose for r in h.sent(CreateResponse, out)] == ["idle_prompt"]
+
+
+def test_a_caller_talking_longer_than_the_idle_limit_is_not_prompted_over(h: Harness) -> None:
+    greeted(h)
+    h.feed(CallerSpeechStarted("item_long"))
+    out = h.advance(3 * h.spec.limits.idle_seconds)  # one long utterance: the service's VAD hears speech throughout
+    assert h.sent(CreateResponse, out) == [] and h.of(CallPolicy, out) == []
+    h.feed(CallerSpeechStopped("item_long"))
+    out = h.advance(h.spec.limits.idle_seconds - 0.5)
+    assert h.sent(CreateResponse, out) == []  # silence counts from the end of the utterance
+    out = h.advance(1.0)
+    assert [r.purpose for r in h.sent(CreateResponse, out)] == ["idle_prompt"]
+
+
+def test_an_utterance_cut_off_by_a_lost_session_does_not_hold_off_idle_prompts(h: Harness) -> None:
+    greeted(h)
+    h.feed(CallerSpeechStarted("item_cut"))
+    h.feed(SessionClosed(1006))  # its speech_stopped will never come
+    h.feed(Connected())
+    h.feed(SessionReady())
+    out = h.advance(h.spec.limits.idle_seconds + 1.0)
+    assert "idle_prompt" in [r.purpose for r in h.sent(CreateResponse, out)]
 
 
 def test_a_turn_cut_mid_response_keeps_its_place_before_the_caller_who_cut_it(h: Harness) -> None:

@@ -234,6 +234,10 @@ class CallControlMachine(RuleBasedStateMachine):
         assert last is None or last.resolved, f"{create.purpose} sent while {last.command.purpose} is {last.state}"
         assert self.active is None, f"{create.purpose} sent while {self.active.response_id} is in flight"
         assert self.live, f"{create.purpose} sent into a session that is not live"
+        if create.purpose == "idle_prompt":  # a long utterance is not silence
+            assert not (self.speaking and self.h.level.loud), (
+                f"idle prompt while the caller is talking ({self.speaking})"
+            )
         sent = SentRequest(create, self.session)
         instructions = create.instructions or ""
         if instructions.startswith(EXACT_PREFIX):
