@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import functools
 import statistics
 import sys
 import time
@@ -100,6 +101,73 @@ def run_target(target: str, n: int, duration_s: float, seed: int, event_loop: st
     finally:
         procs.close()
     return measure(target, event_loop, n, records, fake_stats, window)
+
+
+def run_paired(n: int, duration_s: float, seed: int, event_loop: str) -> dict[str, Any]:
+    """Both targets at once, each with its own n calls, fake model and callers, both on the target
+    CPU, their CPU read over the same window. Run alone, one after the other, a target's CPU
+    figure moves by about 15 % either way from run to run on a shared VM (the null relay's own
+    ranged 0.122-0.169 s per call-minute here); measured side by side, whatever the host does to
+    that CPU it does to both, and the ratio is the bridge's own cost."""
+    works = {t: workdir(f"bench-paired-{t}-{n}-") for t in TARGETS}
+    procs = {t: Processes(works[t]) for t in TARGETS}
+    try:
+        targets: dict[str, int] = {}
+        sip_ports: dict[str, int] = {}
+        for t in TARGETS:
+            _, model_url = procs[t].fake_model(works[t] / "fake_model.json", seed, tool_every=TOOL_EVERY)
+            if t == "ours":
+                aws = procs[t].moto()
+                lambda_url = procs[t].local_lambda(aws, model_url)
+                proc, sip_ports[t] = procs[t].bridge(model_url, aws, n + 10, lambda_url, event_loop)
+            else:
+                proc, sip_ports[t] = procs[t].null_relay(model_url, event_loop)
+            pin_target(proc.pid)
+            targets[t] = proc.pid
+        window: dict[str, float] = {}
+        up: set[str] = set()
+
+        def answered(t: str) -> None:
+            up.add(t)
+            if up == set(TARGETS):  # every call of both up: the window opens
+                window["t0"] = time.monotonic()
+                window.update({f"{t}0": cpu_seconds(pid) for t, pid in targets.items()})
+
+        def hold_over() -> None:  # the first to end its hold closes the window, before any BYE
+            if "t0" in window and "t1" not in window:
+                window["t1"] = time.monotonic()
+                window.update({f"{t}1": cpu_seconds(pid) for t, pid in targets.items()})
+
+        plans = [CallPlan(i, lead_frames=100 + (i * 37) % 110) for i in range(n)]
+        ramp = min(10.0, n / 20)
+
+        async def both() -> list[list[CallRecord]]:
+            runs = [
+                LoadCaller(sip_ports[t], "udp").run(
+                    plans,
+                    ramp_s=ramp,
+                    hold_s=duration_s + 2,
+                    deadline_s=ramp + duration_s + 90,
+                    on_all_answered=functools.partial(answered, t),
+                    on_hold_over=hold_over,
+                )
+                for t in TARGETS
+            ]
+            return list(await asyncio.gather(*runs))
+
+        records = dict(zip(TARGETS, asyncio.run(both()), strict=True))
+    finally:
+        for t in TARGETS:
+            procs[t].close()
+    seconds = window.get("t1", 0.0) - window.get("t0", 0.0)
+    out: dict[str, Any] = {"calls": n, "window_s": round(seconds, 1)}
+    for t in TARGETS:
+        answered_n = sum(1 for r in records[t] if r.answered_ns is not None)
+        minutes = answered_n * seconds / 60
+        out[t] = round((window[f"{t}1"] - window[f"{t}0"]) / minutes, 3) if minutes > 0 else None
+        out[f"{t}_failed"] = n - answered_n
+    out["ratio"] = round(out["ours"] / out["null"], 3) if out["ours"] and out["null"] else None
+    return out
 
 
 async def _run(caller: LoadCaller, plans: list[CallPlan], ramp: float, hold: float, **kw: Any) -> list[CallRecord]:
@@ -273,6 +341,12 @@ def render(level: dict[str, Any], delay: tuple[float, float]) -> str:
     if repeats > 1:
         ratios = ", ".join(_ratio(_get(r["ours"], CPU), _get(r["null"], CPU)) for r in level["runs"])
         title += f"\nmedians of {repeats} runs, null and ours alternating; CPU ratio per run: {ratios}"
+    paired = level.get("paired", [])
+    if paired:
+        ours = statistics.median(p["ours"] for p in paired if p["ours"] is not None)
+        null = statistics.median(p["null"] for p in paired if p["null"] is not None)
+        rows.append([f"CPU s / call-minute, both at once ({len(paired)}x)", ours, null, _ratio(ours, null)])
+        title += "\nboth at once, CPU ratio per run: " + ", ".join(f"{p['ratio']:.2f}x" for p in paired if p["ratio"])
     return title + "\n" + table(rows, ["metric", "ours", "null", "ours/null"])
 
 
@@ -283,6 +357,8 @@ def measure_level(n: int, args: argparse.Namespace) -> dict[str, Any]:
     level: dict[str, Any] = {t: median_of([r[t] for r in runs]) for t in TARGETS}
     if args.repeat > 1:
         level["runs"] = runs
+    if args.paired:
+        level["paired"] = [run_paired(n, args.duration, args.seed, args.event_loop) for _ in range(args.paired)]
     return level
 
 
@@ -297,10 +373,14 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per level and target, alternating; the table shows medians"
     )
+    parser.add_argument(
+        "--paired", type=int, default=1, metavar="N",
+        help="also run both targets at once N times per level: a CPU ratio the host's noise falls on equally (0: none)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS / "bridge_load.json")
     args = parser.parse_args()
-    if args.repeat < 1:
-        print("error: --repeat must be 1 or more", file=sys.stderr)
+    if args.repeat < 1 or args.paired < 0:
+        print("error: --repeat must be 1 or more and --paired 0 or more", file=sys.stderr)
         return 2
     try:
         levels = [int(x) for x in args.levels.split(",") if x.strip()]

@@ -22,7 +22,7 @@ from realtime_bridge.call_workers import policy_call, tool_round
 from realtime_bridge.deadline_timer import DeadlineTimer
 from realtime_bridge.realtime.client import ConnectRefused, RealtimeClient
 from realtime_bridge.realtime.session_config import build_session
-from realtime_bridge.realtime.translate import decode, encode
+from realtime_bridge.realtime.translate import audio_append, decode, encode
 from realtime_bridge.rtp.dtmf import DtmfDigit
 from realtime_bridge.rtp.session import AudioFrame, RtpSession
 from realtime_bridge.task_group import CallTasks
@@ -56,7 +56,8 @@ class Call:
         self.settings, self._record_state = settings, record_state
         self.usage = Usage()
         self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self.uplink = Uplink(self._queue.put_nowait, settings.gap_frames)
+        self._queued = 0  # what the sender has yet to send: caller frames go behind it, in order
+        self.uplink = Uplink(self._put, settings.gap_frames)
         self.session = build_session(
             spec, silence_duration_ms=settings.silence_duration_ms, transcription_model=settings.transcription_model
         )
@@ -103,29 +104,38 @@ class Call:
 
     # ---- the three flows ----------------------------------------------------------------------
     async def _uplink(self) -> None:
-        frame, queue = self.uplink.frame, self._queue
+        # 50 frames a second per call: every call and attribute lookup here shows at 100 calls
+        # (measured side by side with the null relay), so the loop reads plain attributes only.
+        uplink, keep = self.uplink, self.uplink.level.push
         async for event in self.media.inbound():
-            if isinstance(event, AudioFrame):
-                text = frame(event.payload)
-                if text is None:
+            if type(event) is AudioFrame:
+                payload = event.payload
+                keep(payload)
+                if not uplink.live:
+                    uplink.hold(payload)  # a session is being opened or replaced: the gap buffer
                     continue
                 client = self._client
-                if client is None or not queue.empty():
-                    queue.put_nowait(text)  # behind what is queued (the gap's frames): audio keeps its order
+                if client is None or self._queued:
+                    self._put(audio_append(payload))  # behind what is queued (the gap's frames): in order
                     continue
                 # Straight to the socket: no task hop and no coroutine of ours per frame. A try costs
                 # nothing until it catches; the reader sees a close and call control decides.
                 try:  # noqa: SIM105
-                    await client.frame_send(text)
+                    await client.frame_send(audio_append(payload))
                 except client.closed_errors:
                     pass
             elif isinstance(event, DtmfDigit):
                 self._feed(ev.Keypad(event.digit))
         await self._ended.wait()  # the media closes once SIP has ended: sip_ended() finishes the call
 
+    def _put(self, text: str) -> None:
+        self._queued += 1
+        self._queue.put_nowait(text)
+
     async def _sender(self) -> None:
         while True:
             text = await self._queue.get()
+            self._queued -= 1
             client = self._client
             if client is None:
                 continue
@@ -155,6 +165,7 @@ class Call:
         state = await asyncio.to_thread(self._record_state) if self.control.session else ""
         while not self._queue.empty():
             self._queue.get_nowait()  # nothing queued for the old session may reach the new one
+        self._queued = 0
         self._client = client
         self._tasks.spawn(self._read(client))
         self._feed(ev.Connected(state))
@@ -169,7 +180,7 @@ class Call:
                 case ev.Play():
                     self.media.send_audio(action.item_id, action.audio)
                 case ev.Send():
-                    self._queue.put_nowait(encode(action.command))
+                    self._put(encode(action.command))
                 case ev.Connect():
                     self._tasks.spawn(self._open(action.delay_s))
                 case ev.FlushAudio():

@@ -1,7 +1,8 @@
-"""Caller frames on their way to the model: while a session is live each frame becomes the append
-to send at once, while one is being opened or replaced it waits in a bounded gap buffer (the newest
-2 s are kept, sent on through the send queue once the session is live), and every frame feeds the
-caller-level meter that tells echo from speech. No allocation beyond the append itself."""
+"""Caller frames on their way to the model: while a session is live (`live`, which the call's shell
+reads per frame) each frame is sent at once as its append; while one is being opened or replaced
+it waits in a bounded gap buffer (`hold`: the newest 2 s are kept, sent on through the send queue
+once the session is live), and every frame feeds the caller-level meter that tells echo from
+speech. No allocation beyond the append itself."""
 
 from __future__ import annotations
 
@@ -22,14 +23,10 @@ class Uplink:
         self._gap: deque[bytes] = deque(maxlen=gap_frames)
         self._seen = 0
 
-    def frame(self, ulaw: bytes) -> str | None:
-        """The append to send now, or None: the frame waits in the gap buffer."""
-        self.level.push(ulaw)
-        if self.live:
-            return audio_append(ulaw)
+    def hold(self, ulaw: bytes) -> None:
+        """No live session: the frame waits in the gap buffer (the oldest falls out when full)."""
         self._gap.append(ulaw)
         self._seen += 1
-        return None
 
     def flush(self) -> tuple[int, int]:
         """The session is live: send the gap on. Returns (ms sent on, ms dropped)."""

@@ -79,3 +79,21 @@ def test_an_answer_that_queued_behind_other_audio_is_told_apart() -> None:
     tagged = [(100 * ms, KIND_TOOL_ANSWER, 4), (300 * ms, KIND_TOOL_ANSWER, 4), (310 * ms, KIND_ANSWER, 5)]
     assert _line_busy(tagged, 250 * ms, 310 * ms, 5)  # the tool round's follow-up played in between
     assert not _line_busy(tagged, 305 * ms, 310 * ms, 5)  # sent once the line was idle: its own frame only
+
+
+def test_the_table_shows_the_ratio_of_both_targets_run_at_once_beside_the_runs_alone() -> None:
+    from bridge_load import render
+
+    def alone(cpu: float) -> dict[str, object]:
+        return {"calls": 100, "event_loop": "uvloop", "onsets": 900, "steady_window_s": 20.0, "cpu_s_per_call_minute": cpu}
+
+    paired = [
+        {"calls": 100, "window_s": 21.0, "null": null, "ours": ours, "ratio": round(ours / null, 3)}
+        for null, ours in ((0.130, 0.150), (0.140, 0.154), (0.120, 0.141))
+    ]
+    text = render({"null": alone(0.12), "ours": alone(0.18), "paired": paired}, (150.0, 350.0))
+    row = next(line for line in text.splitlines() if line.startswith("CPU s / call-minute, both at once"))
+    assert row.split()[-3:] == ["0.15", "0.13", "1.15x"]  # medians of each target, then their ratio
+    assert "both at once, CPU ratio per run: 1.15x, 1.10x, 1.18x" in text
+    alone_row = next(line for line in text.splitlines() if line.startswith("CPU s / call-minute "))
+    assert alone_row.split()[-1] == "1.50x"  # the runs alone are still shown as measured
