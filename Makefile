@@ -34,12 +34,14 @@ bench: $(STAMP)
 
 # The bridge beside a do-nothing relay at 1, 20 and 100 concurrent calls (LEVELS=1,20,100,200 for more).
 # LOOP=asyncio measures both on the standard event loop instead of uvloop; REPEAT=3 runs each level
-# three times per target, alternating, and shows medians (CPU figures move between runs here).
+# three times per target, alternating, and shows medians (CPU figures move between runs here);
+# PAIRED=N also runs both targets at once N times per level, for the CPU ratio (0: skip).
 LEVELS ?= 1,20,100
 LOOP   ?= uvloop
 REPEAT ?= 1
+PAIRED ?= 3
 bench-load: $(STAMP)
-	$(BIN)/python bench/bridge_load.py --levels $(LEVELS) --event-loop $(LOOP) --repeat $(REPEAT)
+	$(BIN)/python bench/bridge_load.py --levels $(LEVELS) --event-loop $(LOOP) --repeat $(REPEAT) --paired $(PAIRED)
 
 # 200 concurrent calls with RTP and DTMF over UDP and TCP, then every record, transcript and CallEnded audited.
 bench-sip: $(STAMP)
