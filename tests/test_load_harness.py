@@ -85,7 +85,13 @@ def test_the_table_shows_the_ratio_of_both_targets_run_at_once_beside_the_runs_a
     from bridge_load import render
 
     def alone(cpu: float) -> dict[str, object]:
-        return {"calls": 100, "event_loop": "uvloop", "onsets": 900, "steady_window_s": 20.0, "cpu_s_per_call_minute": cpu}
+        return {
+            "calls": 100,
+            "event_loop": "uvloop",
+            "onsets": 900,
+            "steady_window_s": 20.0,
+            "cpu_s_per_call_minute": cpu,
+        }
 
     paired = [
         {"calls": 100, "window_s": 21.0, "null": null, "ours": ours, "ratio": round(ours / null, 3)}
