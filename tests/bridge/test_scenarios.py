@@ -212,3 +212,14 @@ def test_a_failed_transcription_leaves_a_marked_gap(results: dict[str, Simulatio
 
 def test_failed_responses_are_asked_again(results: dict[str, SimulationResult]) -> None:
     assert "retry" in [v for v, _ in _decisions(results["model_failed_responses"], "speech")]
+
+
+def test_a_caller_talking_past_the_idle_limit_is_not_prompted_over(results: dict[str, SimulationResult]) -> None:
+    result = results["caller_long_turn"]
+    callers = [t for t in result.transcript if t.speaker == "caller"]
+    opening, second = callers[0], callers[1]
+    between = [t for t in result.transcript if t.speaker == "agent" and opening.seq < t.seq < second.seq]
+    # One answer to the long turn: no idle prompt ("Could I have your reason?") while they talked.
+    assert len(between) == 1, [t.text for t in between]
+    reason = result.record.fields["reason"]
+    assert reason.source == "live" and reason.turn_seq == opening.seq  # the tool cites the turn that said it
