@@ -33,6 +33,7 @@ import asyncio
 import bisect
 import functools
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -68,19 +69,28 @@ TOOL_EVERY = 3
 TARGETS = ("null", "ours")
 
 
+def start_target(
+    procs: Processes, target: str, n: int, stats_path: Path, seed: int, event_loop: str
+) -> tuple[subprocess.Popen[str], subprocess.Popen[str], int]:
+    """A target's world (its fake model; for ours also moto and the Lambda stand-in) and the target
+    itself, pinned to the target CPU: (the fake model, the target, its SIP port)."""
+    fake, model_url = procs.fake_model(stats_path, seed, tool_every=TOOL_EVERY)
+    if target == "ours":
+        aws = procs.moto()
+        lambda_url = procs.local_lambda(aws, model_url)
+        proc, sip_port = procs.bridge(model_url, aws, n + 10, lambda_url, event_loop)
+    else:
+        proc, sip_port = procs.null_relay(model_url, event_loop)
+    pin_target(proc.pid)
+    return fake, proc, sip_port
+
+
 def run_target(target: str, n: int, duration_s: float, seed: int, event_loop: str) -> dict[str, Any]:
     work = workdir(f"bench-load-{target}-{n}-")
     procs = Processes(work)
     stats_path = work / "fake_model.json"
     try:
-        fake, model_url = procs.fake_model(stats_path, seed, tool_every=TOOL_EVERY)
-        if target == "ours":
-            aws = procs.moto()
-            lambda_url = procs.local_lambda(aws, model_url)
-            proc, sip_port = procs.bridge(model_url, aws, n + 10, lambda_url, event_loop)
-        else:
-            proc, sip_port = procs.null_relay(model_url, event_loop)
-        pin_target(proc.pid)
+        fake, proc, sip_port = start_target(procs, target, n, stats_path, seed, event_loop)
         window: dict[str, float] = {}
 
         standins = procs.pids("moto", "local_lambda")  # remote in production: on the harness CPUs
@@ -119,14 +129,7 @@ def run_paired(n: int, duration_s: float, seed: int, event_loop: str) -> dict[st
         targets: dict[str, int] = {}
         sip_ports: dict[str, int] = {}
         for t in TARGETS:
-            _, model_url = procs[t].fake_model(works[t] / "fake_model.json", seed, tool_every=TOOL_EVERY)
-            if t == "ours":
-                aws = procs[t].moto()
-                lambda_url = procs[t].local_lambda(aws, model_url)
-                proc, sip_ports[t] = procs[t].bridge(model_url, aws, n + 10, lambda_url, event_loop)
-            else:
-                proc, sip_ports[t] = procs[t].null_relay(model_url, event_loop)
-            pin_target(proc.pid)
+            _, proc, sip_ports[t] = start_target(procs[t], t, n, works[t] / "fake_model.json", seed, event_loop)
             targets[t] = proc.pid
         window: dict[str, float] = {}
         up: set[str] = set()
