@@ -3,7 +3,8 @@
 Speaks the GA event shapes the bridge needs (every shape checked once at start-up against the
 openai SDK types, strictly, as the simulator does). The caller's audio carries tags (see
 `load_harness.Tag`): the first tagged `input_audio_buffer.append` of a burst is the ingress
-timestamp; the first untagged one after it ends the burst (speech_stopped, committed, a
+timestamp, the kernel's stamp of its arrival (`stamped_ws`: not this process's queue); the first
+untagged one after it ends the burst (speech_stopped, committed, a
 transcript), and after a jittered delay the model answers with tagged loud audio, timestamping
 its first delta (egress starts there). Every `tool_every`-th burst is answered with a function
 call instead; the time until the bridge sends its `function_call_output` is the tool round trip.
@@ -20,6 +21,7 @@ import base64
 import json
 import random
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,8 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from load_harness import KIND_ANSWER, KIND_BURST, KIND_OTHER, KIND_TOOL_ANSWER, FakeModelStats, Tag
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from stamped_ws import StampedConnection, serve_stamped
 
 from simulator.http_api import FrontDoor, HttpApi
 from simulator.server import SimulatorConfig
@@ -43,7 +44,7 @@ DELTA_MS = 200
 
 @dataclass
 class Session:
-    connection: ServerConnection
+    connection: StampedConnection
     model: str
     n: int
     session: dict[str, Any]
@@ -82,9 +83,9 @@ class FakeModel:
             self._checked.add(event["type"])
         return json.dumps(event, separators=(",", ":"))
 
-    async def _send(self, s: Session, *events: dict[str, Any]) -> None:
+    def _send(self, s: Session, *events: dict[str, Any]) -> None:
         for event in events:
-            await s.connection.send(self._wire(event))
+            s.connection.send(self._wire(event))
 
     def _response(self, rid: str, status: str, output: list[dict[str, Any]], metadata: Any) -> dict[str, Any]:
         return {
@@ -101,13 +102,13 @@ class FakeModel:
             "metadata": metadata,
         }
 
-    async def _answer_audio(self, s: Session, kind: int, seq: int, metadata: Any = None) -> None:
+    def _answer_audio(self, s: Session, kind: int, seq: int, metadata: Any = None) -> None:
         rid, item_id = self._id("resp"), self._id("item")
         s.responses += 1
         tag = Tag(kind, s.call_no if s.call_no is not None else 0xFFFF, seq & 0xFFFF)
         audio = tag.frame() * (ANSWER_MS // 20)
         item = {"id": item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []}
-        await self._send(
+        self._send(
             s,
             {"type": "response.created", "response": self._response(rid, "in_progress", [], metadata)},
             {"type": "response.output_item.added", "response_id": rid, "output_index": 0, "item": item},
@@ -118,10 +119,10 @@ class FakeModel:
             delta = base64.b64encode(audio[i : i + step]).decode("ascii")
             if i == 0 and kind == KIND_ANSWER and s.call_no is not None:
                 self.stats.egress_sent_ns[f"{s.call_no}:{seq}"] = time.time_ns()
-            await self._send(s, {"type": "response.output_audio.delta", **ids, "delta": delta})
+            self._send(s, {"type": "response.output_audio.delta", **ids, "delta": delta})
         text = f"answer {seq}"
         done = {**item, "status": "completed", "content": [{"type": "output_audio", "transcript": text}]}
-        await self._send(
+        self._send(
             s,
             {"type": "response.output_audio.done", **ids},
             {"type": "response.output_audio_transcript.done", **ids, "transcript": text},
@@ -129,19 +130,19 @@ class FakeModel:
             {"type": "response.done", "response": self._response(rid, "completed", [done], metadata)},
         )
 
-    async def _call_tool(self, s: Session) -> None:
+    def _call_tool(self, s: Session) -> None:
         rid, item_id, call_id = self._id("resp"), self._id("item"), self._id("call")
         item = {
             "id": item_id, "type": "function_call", "status": "completed", "name": TOOL_NAME,
             "call_id": call_id, "arguments": TOOL_ARGUMENTS,
         }  # fmt: skip
-        await self._send(
+        self._send(
             s,
             {"type": "response.created", "response": self._response(rid, "in_progress", [], None)},
             {"type": "response.output_item.added", "response_id": rid, "output_index": 0, "item": item},
         )
         s.pending_tool[call_id] = time.time_ns()
-        await self._send(
+        self._send(
             s,
             {
                 "type": "response.function_call_arguments.done",
@@ -156,15 +157,14 @@ class FakeModel:
             {"type": "response.done", "response": self._response(rid, "completed", [item], None)},
         )
 
-    async def _answer_burst(self, s: Session, seq: int) -> None:
-        await asyncio.sleep(self.rng.uniform(*self.delay_ms) / 1000)
+    def _answer_burst(self, s: Session, seq: int) -> None:
         if self.tool_every and seq % self.tool_every == self.tool_every - 1:
-            await self._call_tool(s)
+            self._call_tool(s)
         else:
-            await self._answer_audio(s, KIND_ANSWER, seq)
+            self._answer_audio(s, KIND_ANSWER, seq)
 
     # ---- the caller's audio ----------------------------------------------------------------
-    async def _append(self, s: Session, audio_b64: str, now_ns: int) -> None:
+    def _append(self, s: Session, audio_b64: str, now_ns: int) -> None:
         s.appends += 1
         tag = Tag.find(base64.b64decode(audio_b64))
         if tag is not None and tag.kind == KIND_BURST:
@@ -173,14 +173,14 @@ class FakeModel:
             if not s.in_burst:
                 s.in_burst, s.burst_seq, s.burst_item = True, tag.seq, self._id("item")
                 self.stats.ingress_ns.setdefault(f"{tag.call_no}:{tag.seq}", now_ns)
-                await self._send(
+                self._send(
                     s, {"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": s.burst_item}
                 )
             return
         if s.in_burst:
             s.in_burst = False
             item_id = s.burst_item
-            await self._send(
+            self._send(
                 s,
                 {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 0, "item_id": item_id},
                 {"type": "input_audio_buffer.committed", "previous_item_id": None, "item_id": item_id},
@@ -192,21 +192,22 @@ class FakeModel:
                     "usage": {"type": "duration", "seconds": 1},
                 },
             )
-            asyncio.get_running_loop().create_task(self._answer_burst(s, s.burst_seq))
+            delay = self.rng.uniform(*self.delay_ms) / 1000
+            asyncio.get_running_loop().call_later(delay, self._answer_burst, s, s.burst_seq)
 
-    async def _on_message(self, s: Session, raw: str | bytes) -> None:
-        now_ns = time.time_ns()
+    def _on_message(self, s: Session, raw: str, now_ns: int) -> None:
+        """`now_ns`: the kernel's arrival stamp of the message's last byte (see stamped_ws)."""
         s.events += 1
         if isinstance(raw, str) and raw.startswith('{"type":"input_audio_buffer.append"'):
-            await self._append(s, json.loads(raw)["audio"], now_ns)  # the hot path: no validation
+            self._append(s, json.loads(raw)["audio"], now_ns)  # the hot path: no validation
             return
         data = json.loads(raw)
         kind = data.get("type")
         if kind == "input_audio_buffer.append":
-            await self._append(s, data["audio"], now_ns)
+            self._append(s, data["audio"], now_ns)
         elif kind == "session.update":
             s.session = merge_update(s.session, data.get("session") or {})
-            await self._send(s, {"type": "session.updated", "session": s.session})
+            self._send(s, {"type": "session.updated", "session": s.session})
         elif kind == "conversation.item.create" and (data.get("item") or {}).get("type") == "function_call_output":
             sent = s.pending_tool.pop(data["item"].get("call_id"), None)
             if sent is not None:
@@ -218,23 +219,26 @@ class FakeModel:
         elif kind == "response.create":
             metadata = (data.get("response") or {}).get("metadata")
             after_tool, s.after_tool = s.after_tool, False
-            await self._answer_audio(s, KIND_TOOL_ANSWER if after_tool else KIND_OTHER, s.responses, metadata)
+            self._answer_audio(s, KIND_TOOL_ANSWER if after_tool else KIND_OTHER, s.responses, metadata)
 
-    async def serve_session(self, connection: ServerConnection) -> None:
+    def open_session(self, connection: StampedConnection) -> None:
         request = connection.request
         model = (parse_qs(urlsplit(request.path).query if request else "").get("model") or ["gpt-realtime"])[0]
         self.sessions += 1
         session = default_session(self._id("sess"), model, int(time.time()) + 3600)
         s = Session(connection, model, self.sessions, session)
-        self.live[s.n] = s
-        await self._send(s, {"type": "session.created", "session": session})
-        try:
-            async for raw in connection:
-                await self._on_message(s, raw)
-        except ConnectionClosed:
-            pass
-        finally:
-            self.count_appends(self.live.pop(s.n))
+        self.live[id(connection)] = s
+        self._send(s, {"type": "session.created", "session": session})
+
+    def on_message(self, connection: StampedConnection, raw: str, arrived_ns: int) -> None:
+        s = self.live.get(id(connection))
+        if s is not None:
+            self._on_message(s, raw, arrived_ns)
+
+    def close_session(self, connection: StampedConnection) -> None:
+        s = self.live.pop(id(connection), None)
+        if s is not None:
+            self.count_appends(s)
 
     def count_appends(self, s: Session) -> None:
         if s.call_no is not None:
@@ -243,11 +247,13 @@ class FakeModel:
 
 async def main_async(args: argparse.Namespace) -> None:
     fake = FakeModel(args.seed, (args.delay_min_ms, args.delay_max_ms), args.tool_every)
-    ws = await serve(fake.serve_session, "127.0.0.1", 0, max_size=None, compression=None)
-    ws_port = next(iter(ws.sockets)).getsockname()[1]
-    front = FrontDoor(HttpApi(SimulatorConfig()), "127.0.0.1", ws_port)  # post-call: the simulator's own
-    http = await asyncio.start_server(front.handle, "127.0.0.1", args.port)
-    print(f"READY {http.sockets[0].getsockname()[1]}", flush=True)
+    front = FrontDoor(HttpApi(SimulatorConfig()), "127.0.0.1", 0)  # post-call: the simulator's own
+
+    def connection(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> StampedConnection:
+        return StampedConnection(loop, sock, fake.open_session, fake.on_message, fake.close_session)
+
+    listener, accepting = await serve_stamped("127.0.0.1", args.port, connection, front.handle)
+    print(f"READY {listener.getsockname()[1]}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -257,8 +263,8 @@ async def main_async(args: argparse.Namespace) -> None:
     for session in list(fake.live.values()):  # still open at the end (a bridge still draining): counted too
         fake.count_appends(session)
     Path(args.out).write_text(fake.stats.model_dump_json())
-    ws.close()
-    http.close()
+    accepting.cancel()
+    listener.close()
     front.close_all()
 
 

@@ -22,7 +22,7 @@ from realtime_bridge.call_workers import policy_call, tool_round
 from realtime_bridge.deadline_timer import DeadlineTimer
 from realtime_bridge.realtime.client import ConnectRefused, RealtimeClient
 from realtime_bridge.realtime.session_config import build_session
-from realtime_bridge.realtime.translate import audio_append, decode, encode
+from realtime_bridge.realtime.translate import append_frame, audio_append, decode, encode
 from realtime_bridge.rtp.dtmf import DtmfDigit
 from realtime_bridge.rtp.session import AudioFrame, RtpSession
 from realtime_bridge.task_group import CallTasks
@@ -118,7 +118,10 @@ class Call:
                 if client is None or self._queued:
                     self._put(audio_append(payload))  # behind what is queued (the gap's frames): in order
                     continue
-                # Straight to the socket: no task hop and no coroutine of ours per frame. A try costs
+                # Straight to the socket: no task hop and no coroutine per frame (`frame_writer`).
+                if client.frame_write(append_frame(payload)):
+                    continue
+                # The socket asks to wait, or is closing: its own send waits or raises. A try costs
                 # nothing until it catches; the reader sees a close and call control decides.
                 try:  # noqa: SIM105
                     await client.frame_send(audio_append(payload))

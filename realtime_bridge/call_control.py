@@ -392,6 +392,12 @@ class CallControl:
         if self.speech.state is not Speech.IDLE or not self._queue or not self.model_ready:
             return
         request = self._queue.popleft()
+        if request.purpose == "idle_prompt" and self.attention.state is not Attention.PROMPTED:
+            # Asked again (refused, cut short, a new session) after the caller spoke: the silence
+            # it answered is over, and the caller may be mid-sentence.
+            self._decide("speech", "drop", "idle prompt not asked again: the caller has spoken since")
+            self._pump()
+            return
         request.attempts += 1
         request.request_id = self.ids.next()
         self._outstanding = request
@@ -466,6 +472,9 @@ class CallControl:
 
     def _retry_unheard(self, info: ResponseInfo, event: ResponseFinished) -> None:
         request = info.request or SpeechRequest("retry", answers_item=info.answers_item, attempts=1)
+        if info.dropped:  # we cancelled it (the caller cut in, or the closing): what replaced it speaks
+            self._decide("speech", "drop", f"response {event.status} after we cancelled it; not asking again")
+            return
         if request.attempts > self.settings.max_retries:
             self._decide("speech", "fail", f"response {event.status} ({event.reason}); not asking again")
             return

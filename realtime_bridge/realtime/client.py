@@ -16,6 +16,8 @@ from openai import AsyncOpenAI, OpenAIError
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from realtime_bridge.realtime.frame_writer import FrameWriter
+
 log = logging.getLogger(__name__)
 
 
@@ -36,8 +38,10 @@ class RealtimeClient(Protocol):
         """One client event, already encoded; raises ConnectionError once the socket is gone."""
         ...
 
-    # Caller frames (50 a second per call): the socket's own send, with no coroutine of ours
-    # around it per frame, and the errors it raises once the socket is gone.
+    # Caller frames (50 a second per call): `frame_write` puts one on the socket now (True) or
+    # declines (False: not open, or the socket asks to wait); then `frame_send`, the socket's own
+    # awaited send with no coroutine of ours around it, waits or raises one of `closed_errors`.
+    frame_write: Callable[[bytes], bool]
     frame_send: Callable[[str], Awaitable[None]]
     closed_errors: tuple[type[BaseException], ...]
 
@@ -56,6 +60,7 @@ class OpenAIRealtimeClient:
         self._openai = openai_client
         self._connection: AsyncRealtimeConnection | None = None
         self._close_code: int | None = None
+        self.frame_write: Callable[[bytes], bool] = _not_now
         self.frame_send: Callable[[str], Awaitable[None]] = self.send  # until connected: ConnectionError
         self.closed_errors: tuple[type[BaseException], ...] = (ConnectionError, ConnectionClosed)
 
@@ -69,6 +74,7 @@ class OpenAIRealtimeClient:
             self._connection = await self._openai.realtime.connect(model=model).enter()
             # Past the SDK's send_raw, whose reconnect queue call control does not use (see send).
             self.frame_send = self._connection._connection.send
+            self.frame_write = FrameWriter(self._connection._connection).text
         except InvalidStatus as exc:
             raise ConnectRefused(exc.response.status_code, exc.response.reason_phrase) from exc
         except (OSError, TimeoutError, WebSocketException, OpenAIError) as exc:
@@ -100,7 +106,11 @@ class OpenAIRealtimeClient:
             yield raw
 
     async def close(self) -> None:
-        self.frame_send = self.send
+        self.frame_write, self.frame_send = _not_now, self.send
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
+
+
+def _not_now(payload: bytes) -> bool:
+    return False  # no socket to write to: the awaited path says why

@@ -33,6 +33,7 @@ class ScriptedRealtimeClient:
         return self._close_code
 
     def __post_init__(self) -> None:
+        self.frame_write: Callable[[bytes], bool] = lambda payload: False  # every frame through send
         self.frame_send: Callable[[str], Awaitable[None]] = self.send  # checked here like any event
         self.closed_errors: tuple[type[BaseException], ...] = (ConnectionError,)
 

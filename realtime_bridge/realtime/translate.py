@@ -28,7 +28,7 @@ from openai.types.realtime import (
 )
 from pydantic import ValidationError
 
-from realtime_bridge.realtime.events import CLIENT_EVENT, SERVER_EVENT, audio_append_json
+from realtime_bridge.realtime.events import CLIENT_EVENT, SERVER_EVENT, audio_append_bytes, audio_append_json
 from realtime_bridge.realtime.model_events import (
     AddText,
     AgentTranscriptDelta,
@@ -75,6 +75,7 @@ _UNREAD = frozenset({
     "response.output_item.done",
 })  # fmt: skip
 audio_append = audio_append_json  # the caller's frames: the one encoder that skips validation
+append_frame = audio_append_bytes  # the same, as the bytes of a frame written straight to the socket
 
 
 # ---- server -> bridge -------------------------------------------------------------------------

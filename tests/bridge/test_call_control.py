@@ -418,6 +418,26 @@ def test_a_dropped_session_does_not_bring_back_a_request_the_closing_replaced(h:
     assert [r.purpose for r in h.sent(CreateResponse, out)] == ["closing"]
 
 
+def test_an_idle_prompt_refused_is_not_asked_again_once_the_caller_has_spoken(h: Harness) -> None:
+    greeted(h)
+    out = h.advance(h.spec.limits.idle_seconds + 0.5)
+    (prompt,) = [r for r in h.sent(CreateResponse, out) if r.purpose == "idle_prompt"]
+    h.feed(CallerSpeechStarted("item_back"))  # the caller is back, mid-sentence
+    out = h.feed(ModelError("server_error", "try again", prompt.request_id))
+    assert h.sent(CreateResponse, out) == []  # "are you still there?" over the caller: never
+
+
+def test_an_idle_prompt_cancelled_by_the_caller_cutting_in_is_not_asked_again(h: Harness) -> None:
+    greeted(h)
+    out = h.advance(h.spec.limits.idle_seconds + 0.5)
+    (prompt,) = [r for r in h.sent(CreateResponse, out) if r.purpose == "idle_prompt"]
+    h.feed(ResponseStarted("resp_idle", prompt.request_id))
+    out = h.feed(CallerSpeechStarted("item_back"))
+    assert [c.response_id for c in h.sent(CancelResponse, out)] == ["resp_idle"]
+    out = h.feed(ResponseFinished("resp_idle", "incomplete", "client_cancelled", ()))  # nothing said
+    assert h.sent(CreateResponse, out) == []  # we cancelled it: the model answers the caller instead
+
+
 def test_idle_is_measured_from_when_the_agent_stopped_speaking(h: Harness) -> None:
     greeting = live(h)
     long_ms = (h.spec.limits.idle_seconds + 1) * 1000  # generated at once, longer than the idle limit
