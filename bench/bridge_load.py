@@ -312,7 +312,7 @@ METRICS = [
     ("policy RT (180->200) cold ms", "policy_rt_cold_ms"),
     ("policy RT warm p50 ms", "policy_rt_warm_ms.p50"),
     ("policy RT warm p99 ms", "policy_rt_warm_ms.p99"),
-    ("CPU s / call-minute", CPU),
+    ("CPU s / call-minute, alone", CPU),  # one after the other: the host's noise differs (see --paired)
     ("target CPU % of a core", "target_cpu_pct"),
     ("fake model CPU %", "fake_model_cpu_pct"),
     ("caller CPU %", "caller_cpu_pct"),

@@ -8,7 +8,8 @@ RFC 6455 bytes themselves (FIN + text opcode, the masked length, a mask key, the
 by websockets' own C routine), written to the connection's transport.
 
 It writes only when the library would have written at once and returned: the connection open,
-no fragmented message of the library's in flight, the transport not asking to pause. Otherwise
+no fragmented message of the library's in flight, the transport neither asking to pause nor
+closing. Otherwise
 `text` returns False and the caller takes the library's awaited `send`, which waits for the
 buffer to drain or raises as the socket closes. Frames from both paths go through the same
 transport in the loop's order, so they never interleave inside a frame.
@@ -43,6 +44,8 @@ class FrameWriter:
         """One text message (UTF-8 `payload`) written now, or False: take the awaited path."""
         c = self._connection
         if self._protocol.state is not State.OPEN or c.paused or c.fragmented_send_waiter is not None:
+            return False
+        if c.transport.is_closing():  # lost or aborted, and the protocol not told yet
             return False
         if self._at == _KEYS:
             self._keys, self._at = os.urandom(_KEYS), 0
