@@ -128,9 +128,10 @@ def run_paired(n: int, duration_s: float, seed: int, event_loop: str) -> dict[st
     try:
         targets: dict[str, int] = {}
         sip_ports: dict[str, int] = {}
+        running: dict[str, tuple[subprocess.Popen[str], subprocess.Popen[str]]] = {}
         for t in TARGETS:
-            _, proc, sip_ports[t] = start_target(procs[t], t, n, works[t] / "fake_model.json", seed, event_loop)
-            targets[t] = proc.pid
+            fake, proc, sip_ports[t] = start_target(procs[t], t, n, works[t] / "fake_model.json", seed, event_loop)
+            targets[t], running[t] = proc.pid, (fake, proc)
         window: dict[str, float] = {}
         up: set[str] = set()
 
@@ -163,6 +164,11 @@ def run_paired(n: int, duration_s: float, seed: int, event_loop: str) -> dict[st
             return list(await asyncio.gather(*runs))
 
         records = dict(zip(TARGETS, asyncio.run(both()), strict=True))
+        fakes: dict[str, FakeModelStats] = {}
+        for t, (fake, proc) in running.items():
+            procs[t].stop(proc)
+            procs[t].stop(fake)  # it writes its timestamps as it stops
+            fakes[t] = FakeModelStats.model_validate_json((works[t] / "fake_model.json").read_text())
     finally:
         for t in TARGETS:
             procs[t].close()
@@ -173,6 +179,10 @@ def run_paired(n: int, duration_s: float, seed: int, event_loop: str) -> dict[st
         minutes = answered_n * seconds / 60
         out[t] = round((window[f"{t}1"] - window[f"{t}0"]) / minutes, 3) if minutes > 0 else None
         out[f"{t}_failed"] = n - answered_n
+        # The same figures as the runs alone, over the same seconds for both targets.
+        own = {"t0": window.get("t0", 0.0), "t1": window.get("t1", 0.0)}
+        own |= {"cpu0": window.get(f"{t}0", 0.0), "cpu1": window.get(f"{t}1", 0.0)}
+        out[f"{t}_run"] = measure(t, event_loop, n, records[t], fakes[t], own)
     out["ratio"] = round(out["ours"] / out["null"], 3) if out["ours"] and out["null"] else None
     return out
 
@@ -283,6 +293,11 @@ def _ratio(ours: float | None, null: float | None) -> str:
     return f"{ours / null:.2f}x"
 
 
+def _gap(ours: dict[str, Any], null: dict[str, Any], key: str) -> float | None:
+    o, n = _get(ours, key), _get(null, key)
+    return o - n if o is not None and n is not None else None
+
+
 def _get(row: dict[str, Any], key: str) -> float | None:
     head, _, sub = key.partition(".")
     value = row.get(head)
@@ -321,6 +336,19 @@ METRICS = [
 ]
 
 
+# Latency and loss from the runs at once too: the same seconds of the same host for both targets.
+AT_ONCE = [
+    ("ingress p99 ms", "ingress_ms.p99"),
+    ("egress p99 ms", "egress_ms.p99"),
+    ("egress p99, line idle", "egress_line_idle_ms.p99"),
+    ("RTP jitter p99 ms", "rtp_jitter_ms.p99"),
+    ("ts drift p99 ms", "ts_drift_ms.p99"),
+    ("frames lost down", "frames_lost_down"),
+    ("frames lost up", "frames_lost_up"),
+    ("onsets lost (>1 s)", "onsets_lost"),
+]
+
+
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One result from repeated runs of a target: the median of every number (per percentile for
     the summaries), so one noisy run on a shared machine does not decide a ratio."""
@@ -330,7 +358,10 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
             return {k: merge([v.get(k) for v in values]) for k in values[0]}
         present = [v for v in values if v is not None]  # a run with no such event has no figure
         if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-            return statistics.median(present)
+            middle = statistics.median(present)  # of an even count: the mean of the middle two
+            return (
+                int(middle) if all(isinstance(v, int) for v in present) and middle == int(middle) else round(middle, 3)
+            )
         return values[0]
 
     return merge(runs) if len(runs) > 1 else runs[0]
@@ -354,6 +385,16 @@ def render(level: dict[str, Any], delay: tuple[float, float]) -> str:
         null = statistics.median(p["null"] for p in paired if p["null"] is not None)
         rows.append([f"CPU s / call-minute, both at once ({len(paired)}x)", ours, null, _ratio(ours, null)])
         title += "\nboth at once, CPU ratio per run: " + ", ".join(f"{p['ratio']:.2f}x" for p in paired if p["ratio"])
+        runs = [p for p in paired if "ours_run" in p]
+        if runs:
+            at_once = {t: median_of([p[f"{t}_run"] for p in runs]) for t in TARGETS}
+            for label, key in AT_ONCE:
+                o, nl = _get(at_once["ours"], key), _get(at_once["null"], key)
+                rows.append([f"{label}, both at once", o, nl, _ratio(o, nl)])
+            gaps = [_gap(p["ours_run"], p["null_run"], "ingress_ms.p99") for p in runs]
+            title += "\nboth at once, ingress p99 ours - null per run: " + ", ".join(
+                f"{g:+.2f} ms" for g in gaps if g is not None
+            )
     return title + "\n" + table(rows, ["metric", "ours", "null", "ours/null"])
 
 

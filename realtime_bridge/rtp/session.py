@@ -2,7 +2,8 @@
 paced with every other stream of the process by the loop's one `Pacer`.
 
 Outbound packets always go to the SDP ``c=``/``m=`` address (``remote``), never to the source
-of inbound packets. Inbound PCMU frames and DTMF digits come out of ``inbound()``.
+of inbound packets. Inbound PCMU frames and DTMF digits come out of ``inbound()``; a frame the
+``audio_sink`` takes at once (the call's fast path to the model's socket) does not.
 With an ``SrtpContext`` the edge protects every packet going out and unprotects every packet
 coming in before anything parses it; a packet that fails authentication or replays is dropped.
 """
@@ -13,7 +14,7 @@ import asyncio
 import logging
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -59,6 +60,9 @@ class RtpSession(asyncio.DatagramProtocol):
         )
         self._dtmf = DtmfReceiver()
         self._queue: asyncio.Queue[InboundEvent | None] = asyncio.Queue(queue_frames)
+        # Takes a caller frame at once, in the datagram callback (True), or leaves it to `inbound()`
+        # (False). Asked only while nothing waits in the queue, so frames stay in arrival order.
+        self.audio_sink: Callable[[bytes], bool] | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._pacer: Pacer | None = None
         self._closed = False
@@ -145,7 +149,9 @@ class RtpSession(asyncio.DatagramProtocol):
         try:
             packet = parse_rtp(data)
             if packet.payload_type == PCMU:
-                self._put(AudioFrame(packet.payload, packet.sequence, packet.timestamp))
+                sink = self.audio_sink
+                if sink is None or self._queue.qsize() or not sink(packet.payload):
+                    self._put(AudioFrame(packet.payload, packet.sequence, packet.timestamp))
             elif packet.payload_type == self.telephone_event_pt:
                 for digit in self._dtmf.feed(packet):
                     self._put(digit)

@@ -136,3 +136,37 @@ def test_close_ends_inbound_iteration() -> None:
         assert [e async for e in session.inbound()] == []
 
     asyncio.run(asyncio.wait_for(main(), 2))
+
+
+def test_an_audio_sink_takes_frames_at_once_and_a_declined_frame_keeps_its_place() -> None:
+    async def main() -> tuple[list[int], list[int]]:
+        session = RtpSession(("127.0.0.1", 9), telephone_event_pt=101, queue_frames=50)
+        taken: list[int] = []
+        declining = {3}  # the socket asks to wait for frame 3: frames 4 and 5 arrive behind it
+
+        def sink(payload: bytes) -> bool:
+            if payload[0] in declining:
+                return False
+            taken.append(payload[0])
+            return True
+
+        session.audio_sink = sink
+
+        def arrive(n: int) -> None:
+            packet = RtpPacket(payload_type=0, sequence=n, timestamp=160 * n, ssrc=7, payload=bytes([n]) * 160)
+            session.datagram_received(build_rtp(packet), ("127.0.0.1", 9))
+
+        for n in range(6):
+            arrive(n)
+        queued: list[int] = []
+        inbound = session.inbound()
+        for _ in range(3):  # what the call's uplink task takes, in order
+            event = await anext(inbound)
+            assert isinstance(event, AudioFrame)
+            queued.append(event.payload[0])
+        arrive(6)  # the queue is empty again: the sink takes frames at once
+        return taken, queued
+
+    taken, queued = asyncio.run(main())
+    assert taken == [0, 1, 2, 6]
+    assert queued == [3, 4, 5]  # 4 and 5 were not offered ahead of 3
