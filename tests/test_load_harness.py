@@ -103,3 +103,20 @@ def test_the_table_shows_the_ratio_of_both_targets_run_at_once_beside_the_runs_a
     assert "both at once, CPU ratio per run: 1.15x, 1.10x, 1.18x" in text
     alone_row = next(line for line in text.splitlines() if line.startswith("CPU s / call-minute, alone"))
     assert alone_row.split()[-1] == "1.50x"  # the runs alone are still shown as measured
+
+
+def test_latency_measured_with_both_targets_at_once_is_shown_with_each_runs_gap() -> None:
+    from bridge_load import render
+
+    def run(ingress_p99: float) -> dict[str, object]:
+        return {"ingress_ms": {"p99": ingress_p99}, "egress_ms": {"p99": 2.0}, "onsets_lost": 0}
+
+    alone = {"calls": 100, "event_loop": "uvloop", "onsets": 900, "steady_window_s": 20.0}
+    paired = [
+        {"null": 0.13, "ours": 0.13, "ratio": 1.0, "ours_run": run(ours), "null_run": run(null)}
+        for ours, null in ((1.5, 3.0), (1.2, 3.4), (2.0, 2.5))
+    ]
+    text = render({"null": alone, "ours": alone, "paired": paired}, (150.0, 350.0))
+    row = next(line for line in text.splitlines() if line.startswith("ingress p99 ms, both at once"))
+    assert row.split()[-3:] == ["1.5", "3.0", "0.50x"]  # the median of each target over the runs
+    assert "ingress p99 ours - null per run: -1.50 ms, -2.20 ms, -0.50 ms" in text
