@@ -43,9 +43,8 @@ class FrameWriter:
     def text(self, payload: bytes) -> bool:
         """One text message (UTF-8 `payload`) written now, or False: take the awaited path."""
         c = self._connection
-        if self._protocol.state is not State.OPEN or c.paused or c.fragmented_send_waiter is not None:
-            return False
-        if c.transport.is_closing():  # lost or aborted, and the protocol not told yet
+        # Closing: lost or aborted, and the protocol not told yet.
+        if self._protocol.state is not State.OPEN or c.paused or c.fragmented_send_waiter or c.transport.is_closing():
             return False
         if self._at == _KEYS:
             self._keys, self._at = os.urandom(_KEYS), 0
